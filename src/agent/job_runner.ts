@@ -1,0 +1,207 @@
+/**
+ * Runs one attempt: prepares its private directory and environment, starts the process,
+ * streams its output in order (capped), enforces its timeout and cancels it on request. The
+ * process wrapper (`process.ts`) knows how to spawn and kill; this module knows why.
+ * @module
+ */
+
+import type { Assignment, AttemptResult } from "../protocol/mod.ts";
+import { JobProcess } from "./process.ts";
+import type { RuntimeTable } from "./runtimes.ts";
+
+/** Why an attempt is being stopped. */
+export type StopReason = "timeout" | "cancelled" | "stale" | "drain";
+
+/** What the runner reports while it runs. */
+export interface RunnerCallbacks {
+  /** The process started. */
+  onStart(pid: number): void;
+  /** A piece of output, in order; the runner waits while the returned promise is pending. */
+  onOutput(stream: "stdout" | "stderr", data: string): void | Promise<void>;
+}
+
+/** Options of {@linkcode JobRunner}. */
+export interface JobRunnerOptions {
+  runtimes: RuntimeTable;
+  /** Agent-wide environment the job inherits (already stripped of the agent's secrets). */
+  baseEnv: Record<string, string>;
+  /** Marker for this attempt's processes (see `process.ts`). */
+  marker: string;
+  /** Parent of the per-attempt directories (default: the system temp dir). */
+  workRoot?: string;
+}
+
+/** Largest piece of output handed to `onOutput` at once (characters). */
+const MAX_PIECE = 64 * 1024;
+
+/** One attempt of one job. */
+export class JobRunner {
+  readonly assignment: Assignment;
+  readonly #options: JobRunnerOptions;
+  readonly #callbacks: RunnerCallbacks;
+  #process: JobProcess | null = null;
+  #stopReason: StopReason | null = null;
+  #stopRequested: (() => void) | null = null;
+  readonly #stopped: Promise<void>;
+  #outputBytes = 0;
+  #truncated = 0;
+
+  constructor(assignment: Assignment, options: JobRunnerOptions, callbacks: RunnerCallbacks) {
+    this.assignment = assignment;
+    this.#options = options;
+    this.#callbacks = callbacks;
+    this.#stopped = new Promise((r) => this.#stopRequested = r);
+  }
+
+  /** The process id once started. */
+  get pid(): number | null {
+    return this.#process?.pid ?? null;
+  }
+
+  /** Asks the attempt to stop: TERM to its group, KILL after the grace period. */
+  stop(reason: StopReason): void {
+    if (this.#stopReason) return;
+    this.#stopReason = reason;
+    this.#stopRequested?.();
+  }
+
+  /** Runs the attempt to its end; never throws. */
+  async run(): Promise<AttemptResult> {
+    const started = performance.now();
+    const a = this.assignment;
+    let dir: string | null = null;
+    try {
+      dir = await Deno.makeTempDir({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
+      const argv = await this.#argv(dir);
+      if (this.#stopReason) return this.#result(null, null, started, null);
+      let proc: JobProcess;
+      try {
+        proc = JobProcess.spawn({
+          argv,
+          cwd: a.spec.cwd ?? dir,
+          env: this.#env(),
+          marker: this.#options.marker,
+        });
+      } catch (e) {
+        const why = e instanceof Deno.errors.NotFound
+          ? `cannot start ${argv[0]}: not found${
+            a.spec.cwd ? ` (or cwd ${a.spec.cwd} missing)` : ""
+          }`
+          : `cannot start ${argv[0]}: ${e instanceof Error ? e.message : e}`;
+        return this.#result(null, null, started, why);
+      }
+      this.#process = proc;
+      this.#callbacks.onStart(proc.pid);
+
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (a.timeout_ms !== null) timer = setTimeout(() => this.stop("timeout"), a.timeout_ms);
+      const killer = this.#stopped.then(() => proc.terminate(a.kill_grace_ms));
+      const pumps = Promise.all([
+        this.#pump(proc.stdout, "stdout"),
+        this.#pump(proc.stderr, "stderr"),
+      ]);
+      const status = await proc.status;
+      clearTimeout(timer);
+      // Whatever the job left behind dies with it; that also closes pipes it held open.
+      proc.reap();
+      await pumps;
+      if (this.#stopReason) await killer;
+      if (this.#truncated > 0) {
+        await this.#callbacks.onOutput(
+          "stderr",
+          `\n[jobdist: truncated ${this.#truncated} bytes]\n`,
+        );
+      }
+      return this.#result(status.code, status.signal, started, null);
+    } catch (e) {
+      return this.#result(
+        null,
+        null,
+        started,
+        `agent error: ${e instanceof Error ? e.message : e}`,
+      );
+    } finally {
+      this.#process?.reap(this.#stopReason !== null);
+      if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  }
+
+  #result(
+    code: number | null,
+    signal: string | null,
+    started: number,
+    error: string | null,
+  ): AttemptResult {
+    return {
+      exit_code: code,
+      signal,
+      duration_ms: Math.round(performance.now() - started),
+      killed_by: this.#stopReason,
+      error,
+      truncated_bytes: this.#truncated,
+    };
+  }
+
+  async #argv(dir: string): Promise<string[]> {
+    const { spec } = this.assignment;
+    if (spec.command) return spec.command;
+    if (spec.shell !== undefined) return ["/bin/sh", "-c", spec.shell];
+    const script = spec.script!;
+    const runtime = this.#options.runtimes.get(script.runtime);
+    if (!runtime) throw new Error(`this agent has no runtime ${script.runtime}`);
+    const file = `${dir}/${runtime.fileName}`;
+    await Deno.writeTextFile(file, script.source, { mode: 0o600 });
+    return runtime.argv.map((arg) => arg.replaceAll("{file}", file));
+  }
+
+  #env(): Record<string, string> {
+    const a = this.assignment;
+    return {
+      ...this.#options.baseEnv,
+      ...(a.spec.env ?? {}),
+      JOBDIST_JOB_ID: String(a.job_id),
+      JOBDIST_ATTEMPT: String(a.attempt),
+      JOBDIST_ATTEMPT_ID: a.attempt_id,
+      JOBDIST_INDEX: "0",
+    };
+  }
+
+  /** Reads one stream to its end, handing capped pieces to `onOutput` in order. */
+  async #pump(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
+    const cap = this.assignment.max_output_bytes;
+    const decoder = new TextDecoder("utf-8", { fatal: false });
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (this.#outputBytes >= cap) {
+          this.#truncated += value.byteLength;
+          continue;
+        }
+        let bytes = value;
+        if (this.#outputBytes + bytes.byteLength > cap) {
+          const keep = cap - this.#outputBytes;
+          this.#truncated += bytes.byteLength - keep;
+          bytes = bytes.subarray(0, keep);
+        }
+        this.#outputBytes += bytes.byteLength;
+        const text = decoder.decode(bytes, { stream: true });
+        for (let i = 0; i < text.length;) {
+          let end = Math.min(text.length, i + MAX_PIECE);
+          // Never split a surrogate pair between two pieces.
+          const last = text.charCodeAt(end - 1);
+          if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+          await this.#callbacks.onOutput(name, text.slice(i, end));
+          i = end;
+        }
+      }
+      const tail = decoder.decode();
+      if (tail) await this.#callbacks.onOutput(name, tail);
+    } catch {
+      // The pipe broke (process killed); what was read is kept.
+    } finally {
+      reader.releaseLock();
+    }
+  }
+}

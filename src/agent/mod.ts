@@ -1,0 +1,110 @@
+/**
+ * `jobdist agent`: detects runtimes, dials the server and runs jobs until `signal` aborts;
+ * then drains (running jobs get `drainTimeoutMs` to finish) and exits.
+ * @module
+ */
+
+import { detectRuntimes, type Runtime } from "./runtimes.ts";
+import { runConnection } from "./connection.ts";
+import { Worker } from "./worker.ts";
+
+/** Configuration of an agent. */
+export interface AgentConfig {
+  /** Server URL: `ws(s)://host:port` or `http(s)://host:port`. */
+  server: string;
+  token?: string;
+  name: string;
+  /** Stable id; default: kept in `stateDir`, else made up from the name. */
+  id?: string;
+  /** Where the agent keeps its id across restarts. */
+  stateDir?: string;
+  slots: number;
+  labels: Record<string, string>;
+  /** Runtimes declared with `--runtime NAME=TEMPLATE`. */
+  runtimes: Runtime[];
+  workRoot?: string;
+  /** How long running jobs may finish after a stop is asked (default 30 s). */
+  drainTimeoutMs?: number;
+  /** Where agent log lines go (default stderr). */
+  log?: (line: string) => void;
+}
+
+/** Turns `--server` into the agent endpoint URL. */
+export function agentUrl(server: string): string {
+  let url: URL;
+  try {
+    url = new URL(server.includes("://") ? server : `ws://${server}`);
+  } catch {
+    throw new Error(`Invalid --server "${server}": expected a URL such as ws://host:7420`);
+  }
+  if (url.protocol === "http:") url.protocol = "ws:";
+  else if (url.protocol === "https:") url.protocol = "wss:";
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+    throw new Error(`Invalid --server "${server}": use ws://, wss://, http:// or https://`);
+  }
+  if (url.pathname === "/" || url.pathname === "") url.pathname = "/ws/agent";
+  return url.toString();
+}
+
+/** The agent's id: given, else remembered in `stateDir`, else new. */
+export async function agentId(config: AgentConfig): Promise<string> {
+  if (config.id) return config.id;
+  const base = config.name.replace(/[^A-Za-z0-9_.-]/g, "-").slice(0, 60) || "agent";
+  const fresh = `${base}-${crypto.randomUUID().slice(0, 8)}`;
+  if (!config.stateDir) return fresh;
+  const file = `${config.stateDir}/agent_id`;
+  try {
+    return (await Deno.readTextFile(file)).trim();
+  } catch {
+    await Deno.mkdir(config.stateDir, { recursive: true });
+    await Deno.writeTextFile(file, fresh + "\n");
+    return fresh;
+  }
+}
+
+/** Runs an agent until `signal` aborts. Rejects with a FatalError on a fatal server answer. */
+export async function runAgent(config: AgentConfig, signal: AbortSignal): Promise<void> {
+  const log = config.log ?? ((line: string) => console.error(`jobdist agent: ${line}`));
+  const url = agentUrl(config.server);
+  const runtimes = await detectRuntimes({
+    declared: config.runtimes,
+    denoFallback: Deno.execPath().endsWith("deno") ? Deno.execPath() : null,
+  });
+  const id = await agentId(config);
+  const worker = new Worker({
+    id,
+    name: config.name,
+    token: config.token,
+    slots: config.slots,
+    labels: config.labels,
+    runtimes,
+    workRoot: config.workRoot,
+    log,
+  });
+  worker.reapOrphans();
+  const reaper = setInterval(() => worker.reapOrphans(), 10_000);
+  // The connection outlives `signal` while running jobs drain and report.
+  const connection = new AbortController();
+  signal.addEventListener("abort", async () => {
+    await worker.drain(config.drainTimeoutMs ?? 30_000);
+    connection.abort();
+  }, { once: true });
+  try {
+    await runConnection(
+      url,
+      {
+        onOpen: (s) => worker.opened(s),
+        onMessage: (text, s) => worker.receive(text, s),
+        onClose: () => worker.closed(),
+      },
+      connection.signal,
+      {
+        init: config.token ? { headers: { authorization: `Bearer ${config.token}` } } : undefined,
+        onRetry: (error, delay) => log(`${error}; retrying in ${Math.round(delay)} ms`),
+      },
+    );
+  } finally {
+    clearInterval(reaper);
+    worker.stopAll("drain");
+  }
+}

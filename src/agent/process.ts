@@ -1,0 +1,140 @@
+/**
+ * The OS process of one attempt. Each job runs as the leader of its own session and process
+ * group (`setsid`), so a signal to the group reaches its children and grandchildren. Processes
+ * that leave the group (`setsid` themselves) are still found on Linux through a per-attempt
+ * marker in their environment, read from `/proc/<pid>/environ`.
+ * @module
+ */
+
+/** How to start a job's process. */
+export interface SpawnOptions {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /** Value of the `JOBDIST_TRACE` marker set in the environment to find escapees. */
+  marker: string;
+}
+
+/** How a process ended. */
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/** Name of the environment variable that marks a job's processes. */
+export const MARKER_ENV = "JOBDIST_TRACE";
+
+/** A running job process and its process group. */
+export class JobProcess {
+  readonly pid: number;
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  /** Resolves when the leader exits. */
+  readonly status: Promise<ExitStatus>;
+  readonly #marker: string;
+  #exited = false;
+
+  private constructor(child: Deno.ChildProcess, marker: string) {
+    this.pid = child.pid;
+    this.stdout = child.stdout;
+    this.stderr = child.stderr;
+    this.#marker = marker;
+    this.status = child.status.then((s) => {
+      this.#exited = true;
+      return { code: s.signal ? null : s.code, signal: s.signal };
+    });
+  }
+
+  /** Starts the process in its own session. Throws if it cannot be started. */
+  static spawn(options: SpawnOptions): JobProcess {
+    const [cmd, ...args] = options.argv;
+    const child = new Deno.Command(cmd, {
+      args,
+      cwd: options.cwd,
+      env: { ...options.env, [MARKER_ENV]: options.marker },
+      clearEnv: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+    return new JobProcess(child, options.marker);
+  }
+
+  /** Whether the leader has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Sends `signal` to the whole process group; returns whether the group still existed. */
+  signal(signal: Deno.Signal): boolean {
+    try {
+      Deno.kill(-this.pid, signal);
+      return true;
+    } catch {
+      return false; // the group is gone already
+    }
+  }
+
+  /**
+   * TERM to the group, then KILL after `graceMs` if the leader is still alive; resolves with
+   * the leader's exit status.
+   */
+  async terminate(graceMs: number): Promise<ExitStatus> {
+    if (!this.#exited) {
+      this.signal("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const graceOver = new Promise<"grace">((r) => timer = setTimeout(() => r("grace"), graceMs));
+      const winner = await Promise.race([this.status, graceOver]);
+      clearTimeout(timer);
+      if (winner === "grace") this.signal("SIGKILL");
+    }
+    this.reap(true);
+    return await this.status;
+  }
+
+  /**
+   * Kills whatever the job left running: its group, and processes that left the group. The
+   * scan of `/proc` for escapees runs when `thorough` is set or the group still had members;
+   * the agent's periodic reaper catches the rest.
+   */
+  reap(thorough = false): void {
+    if (this.signal("SIGKILL") || thorough) killMarked((m) => m === this.#marker);
+  }
+}
+
+/**
+ * SIGKILLs every process whose `JOBDIST_TRACE` marker satisfies `match` (Linux; elsewhere a
+ * no-op) and returns how many it killed.
+ */
+export function killMarked(match: (marker: string) => boolean): number {
+  if (Deno.build.os !== "linux") return 0;
+  const prefix = `${MARKER_ENV}=`;
+  let killed = 0;
+  let entries: Iterable<Deno.DirEntry>;
+  try {
+    entries = Deno.readDirSync("/proc");
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    let env: string;
+    try {
+      env = new TextDecoder().decode(Deno.readFileSync(`/proc/${e.name}/environ`));
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    const at = env.startsWith(prefix) ? 0 : env.indexOf(`\0${prefix}`) + 1;
+    if (at === 0 && !env.startsWith(prefix)) continue;
+    const end = env.indexOf("\0", at);
+    if (!match(env.slice(at + prefix.length, end === -1 ? undefined : end))) continue;
+    try {
+      Deno.kill(Number(e.name), "SIGKILL");
+      killed++;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return killed;
+}

@@ -1,0 +1,303 @@
+/**
+ * The agent's side of the protocol: takes assignments into its slots, runs each with a
+ * {@linkcode JobRunner}, streams numbered output, and keeps every piece of output and every
+ * result until the server acknowledges it, so a dropped connection loses nothing: on reconnect
+ * the inventory goes out in `hello` and the server answers keep, kill or ack for each attempt.
+ * @module
+ */
+
+import {
+  type AgentMessage,
+  assertNever,
+  type Assignment,
+  type AttemptResult,
+  type HostFacts,
+  type InventoryItem,
+  parseServerMessage,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type ServerMessage,
+  VERSION,
+} from "../protocol/mod.ts";
+import { FatalError } from "./connection.ts";
+import { JobRunner, type StopReason } from "./job_runner.ts";
+import { killMarked } from "./process.ts";
+import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
+
+/** What a worker needs. */
+export interface WorkerOptions {
+  id: string;
+  name: string;
+  token?: string;
+  slots: number;
+  labels: Record<string, string>;
+  runtimes: RuntimeTable;
+  /** Parent of per-attempt directories (default: system temp dir). */
+  workRoot?: string;
+  /** Log a line about what the agent does. */
+  log?: (line: string) => void;
+}
+
+type LogFrame = Extract<AgentMessage, { type: "log" }>;
+
+interface Held {
+  runner: JobRunner;
+  nextSeq: number;
+  /** Output frames not yet acknowledged as durable. */
+  retained: LogFrame[];
+  result: AttemptResult | null;
+  /** The server said this attempt is not ours any more: kill it, report nothing. */
+  stale: boolean;
+}
+
+/** Bytes queued on the socket above which job output waits. */
+const SEND_HIGH_WATER = 4 * 1024 * 1024;
+
+/** The agent's job slots and their protocol state. */
+export class Worker {
+  readonly #o: WorkerOptions;
+  readonly #held = new Map<string, Held>();
+  readonly #baseEnv: Record<string, string>;
+  #socket: WebSocket | null = null;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
+  #idleWaiters: Array<() => void> = [];
+  /** Jobs run to completion since start. */
+  completed = 0;
+
+  constructor(options: WorkerOptions) {
+    this.#o = options;
+    this.#baseEnv = Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("JOBDIST_")),
+    );
+  }
+
+  /** Number of attempts held (running or awaiting acknowledgement). */
+  get busy(): number {
+    return this.#held.size;
+  }
+
+  /** The hello frame, with the inventory of everything held. */
+  hello(): AgentMessage {
+    const inventory: InventoryItem[] = [...this.#held.entries()]
+      .filter(([, h]) => !h.stale)
+      .map(([id, h]) => ({
+        attempt_id: id,
+        job_id: h.runner.assignment.job_id,
+        pid: h.runner.pid,
+        log_seq: h.nextSeq,
+        result: h.result,
+      }));
+    return {
+      type: "hello",
+      protocol: PROTOCOL_VERSION,
+      agent_id: this.#o.id,
+      name: this.#o.name,
+      token: this.#o.token,
+      labels: this.#o.labels,
+      runtimes: runtimeInfos(this.#o.runtimes),
+      slots: this.#o.slots,
+      version: VERSION,
+      hostname: Deno.hostname(),
+      inventory,
+    };
+  }
+
+  /** The socket opened: say hello. Frames flow once the server welcomes us. */
+  opened(socket: WebSocket): void {
+    socket.send(JSON.stringify(this.hello()));
+  }
+
+  /** The socket closed: keep running jobs, buffer their output until the next session. */
+  closed(): void {
+    this.#socket = null;
+    clearInterval(this.#heartbeat);
+  }
+
+  /** Handles a frame from the server. */
+  receive(text: string, socket: WebSocket): void {
+    let msg: ServerMessage;
+    try {
+      msg = parseServerMessage(text);
+    } catch (e) {
+      this.#o.log?.(
+        `ignoring a bad frame from the server: ${e instanceof ProtocolError ? e.message : e}`,
+      );
+      return;
+    }
+    switch (msg.type) {
+      case "welcome":
+        return this.#welcome(msg, socket);
+      case "incompatible":
+        throw new FatalError(`Server refused this agent: ${msg.reason}`);
+      case "assign":
+        return this.#assign(msg);
+      case "cancel":
+        this.#held.get(msg.attempt_id)?.runner.stop(msg.reason);
+        return;
+      case "reject":
+        return this.#markStale(msg.attempt_id);
+      case "log_ack": {
+        const h = this.#held.get(msg.attempt_id);
+        if (h) h.retained = h.retained.filter((f) => f.seq >= msg.log_seq);
+        return;
+      }
+      case "ack":
+        this.#held.delete(msg.attempt_id);
+        this.#notifyIdle();
+        return;
+      case "drain":
+        this.#draining = msg.enabled;
+        this.#o.log?.(msg.enabled ? "draining: taking no new work" : "drain lifted");
+        return;
+      case "error":
+        this.#o.log?.(`server says: ${msg.code}: ${msg.message}`);
+        return;
+      default:
+        assertNever(msg);
+    }
+  }
+
+  #welcome(msg: Extract<ServerMessage, { type: "welcome" }>, socket: WebSocket): void {
+    this.#socket = socket;
+    for (const r of msg.reconcile) {
+      const h = this.#held.get(r.attempt_id);
+      if (!h) continue;
+      if (r.action === "ack") {
+        this.#held.delete(r.attempt_id);
+      } else if (r.action === "kill") {
+        this.#markStale(r.attempt_id);
+      } else {
+        for (const f of h.retained) if (f.seq >= r.log_seq) this.#send(f);
+        if (h.result) this.#sendFinished(r.attempt_id, h);
+      }
+    }
+    this.#notifyIdle();
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), msg.heartbeat_ms);
+    this.#o.log?.(`connected as ${this.#o.name} (${this.#o.id})`);
+  }
+
+  #assign(a: Assignment): void {
+    const running = [...this.#held.values()].filter((h) => !h.result).length;
+    if (this.#draining || running >= this.#o.slots || this.#held.has(a.attempt_id)) {
+      const reason = this.#draining ? "agent is draining" : "no free slot";
+      this.#send({ type: "refuse", attempt_id: a.attempt_id, reason });
+      return;
+    }
+    const held: Held = { runner: null!, nextSeq: 0, retained: [], result: null, stale: false };
+    held.runner = new JobRunner(a, {
+      runtimes: this.#o.runtimes,
+      baseEnv: this.#baseEnv,
+      marker: `${this.#o.id}/${a.attempt_id}`,
+      workRoot: this.#o.workRoot,
+    }, {
+      onStart: (pid) => this.#send({ type: "started", attempt_id: a.attempt_id, pid }),
+      onOutput: (stream, data) => this.#output(a.attempt_id, held, stream, data),
+    });
+    this.#held.set(a.attempt_id, held);
+    held.runner.run().then((result) => {
+      this.completed++;
+      if (held.stale) {
+        this.#held.delete(a.attempt_id);
+        this.#notifyIdle();
+        return;
+      }
+      held.result = result;
+      this.#sendFinished(a.attempt_id, held);
+    });
+  }
+
+  #output(id: string, h: Held, stream: "stdout" | "stderr", data: string): void | Promise<void> {
+    if (h.stale) return;
+    const frame: LogFrame = { type: "log", attempt_id: id, seq: h.nextSeq++, stream, data };
+    h.retained.push(frame);
+    this.#send(frame);
+    const socket = this.#socket;
+    // While disconnected, output stays retained; the job's output cap bounds it.
+    if (socket && socket.bufferedAmount > SEND_HIGH_WATER) return this.#drained(socket);
+  }
+
+  /** Resolves when the socket's send buffer has drained below a quarter of the high water. */
+  async #drained(socket: WebSocket): Promise<void> {
+    while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > SEND_HIGH_WATER / 4) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  #sendFinished(id: string, h: Held): void {
+    this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result: h.result! });
+  }
+
+  #markStale(id: string): void {
+    const h = this.#held.get(id);
+    if (!h) return;
+    h.stale = true;
+    h.retained = [];
+    if (h.result) {
+      this.#held.delete(id);
+      this.#notifyIdle();
+    } else {
+      h.runner.stop("stale");
+    }
+  }
+
+  #sendHeartbeat(): void {
+    const running = [...this.#held.entries()].filter(([, h]) => !h.result && !h.stale).map((
+      [id],
+    ) => id);
+    this.#send({ type: "heartbeat", running, facts: hostFacts() });
+  }
+
+  #send(msg: AgentMessage): void {
+    const s = this.#socket;
+    if (s && s.readyState === WebSocket.OPEN) s.send(JSON.stringify(msg));
+  }
+
+  /** Stops taking work; lets running jobs finish for up to `timeoutMs`, then stops them. */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#draining = true;
+    const idle = this.#whenIdle();
+    const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs));
+    if (await Promise.race([idle, timer]) === "timeout") {
+      for (const h of this.#held.values()) h.runner.stop("drain" satisfies StopReason);
+      await Promise.race([idle, new Promise((r) => setTimeout(r, 5_000))]);
+    }
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#held.size === 0) return Promise.resolve();
+    return new Promise((r) => this.#idleWaiters.push(r));
+  }
+
+  #notifyIdle(): void {
+    if (this.#held.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Kills leftovers of attempts this agent no longer runs (also from an earlier run). */
+  reapOrphans(): number {
+    const prefix = `${this.#o.id}/`;
+    return killMarked((m) => m.startsWith(prefix) && !this.#held.has(m.slice(prefix.length)));
+  }
+
+  /** Stops the heartbeat and every running job (agent shutting down). */
+  stopAll(reason: StopReason): void {
+    clearInterval(this.#heartbeat);
+    for (const h of this.#held.values()) h.runner.stop(reason);
+  }
+}
+
+/** Load, memory and CPU facts of this host. */
+export function hostFacts(): HostFacts {
+  const mem = Deno.systemMemoryInfo();
+  return {
+    load1: Deno.loadavg()[0],
+    cpus: navigator.hardwareConcurrency,
+    mem_total: mem.total,
+    mem_available: mem.available,
+    rss: Deno.memoryUsage().rss,
+  };
+}

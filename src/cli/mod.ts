@@ -1,0 +1,76 @@
+/**
+ * The command line: `jobdist <command> [flags]`. Each command is a module with its synopsis,
+ * flags and `run`; this one dispatches, prints help and turns errors into exit codes
+ * (0 ok, 1 failure, 2 usage).
+ * @module
+ */
+
+import { VERSION } from "../protocol/mod.ts";
+import { FatalError } from "../agent/connection.ts";
+import { agents } from "./agents.ts";
+import { cancel } from "./cancel.ts";
+import { ApiError } from "./client.ts";
+import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
+import { jobs } from "./jobs.ts";
+import { logs } from "./logs.ts";
+import { agent, dev, server } from "./roles.ts";
+import { run } from "./run.ts";
+import { submit } from "./submit.ts";
+
+/** Every command, in the order help lists them. */
+export const COMMANDS: Command[] = [dev, server, agent, submit, run, jobs, logs, cancel, agents];
+
+/** Top-level help. */
+export function mainHelp(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    `jobdist ${VERSION}: run jobs in any language on your own hosts`,
+    "",
+    "Usage: jobdist <command> [flags]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "Every flag also reads a JOBDIST_* environment variable (flag > env > default).",
+    "Run 'jobdist <command> --help' for a command's flags.",
+  ].join("\n");
+}
+
+/** Runs the command line `argv`; resolves to the exit code. */
+export async function main(argv: string[], signal: AbortSignal): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    console.log(mainHelp());
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "version") {
+    console.log(`jobdist ${VERSION} (deno ${Deno.version.deno})`);
+    return 0;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`jobdist: unknown command "${name}"\n\n${mainHelp()}`);
+    return 2;
+  }
+  try {
+    const args = parseFlags(cmd, rest);
+    if (args.bool("help")) {
+      console.log(helpText(cmd));
+      return 0;
+    }
+    return await cmd.run(args, signal);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(
+        `jobdist ${cmd.name}: ${e.message}\nRun 'jobdist ${cmd.name} --help' for usage.`,
+      );
+      return 2;
+    }
+    if (e instanceof ApiError || e instanceof FatalError) {
+      console.error(`jobdist ${cmd.name}: ${e.message}`);
+      return 1;
+    }
+    console.error(`jobdist ${cmd.name}: ${e instanceof Error ? e.message : e}`);
+    return 1;
+  }
+}

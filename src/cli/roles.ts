@@ -1,0 +1,272 @@
+/**
+ * The long-running roles: `jobdist server`, `jobdist agent` and `jobdist dev` (both in one
+ * process, with a local database: the one-command demo).
+ * @module
+ */
+
+import { type AgentConfig, runAgent } from "../agent/mod.ts";
+import { parseRuntimeFlag } from "../agent/runtimes.ts";
+import { parseDuration } from "../protocol/mod.ts";
+import { type ServerConfig, startServer } from "../server/mod.ts";
+import {
+  type Command,
+  type Flag,
+  intFlag,
+  type ParsedArgs,
+  parsePairs,
+  UsageError,
+} from "./flags.ts";
+
+const SERVER_FLAGS: Flag[] = [
+  {
+    name: "listen",
+    type: "string",
+    env: "JOBDIST_LISTEN",
+    default: "127.0.0.1:7420",
+    value: "HOST:PORT",
+    help: "address to serve HTTP and agents on (port 0: any free port)",
+  },
+  {
+    name: "db",
+    type: "string",
+    env: "JOBDIST_DB",
+    default: "./jobdist.db",
+    value: "PATH",
+    help: "SQLite database file",
+  },
+  {
+    name: "token",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_TOKEN",
+    value: "TOKEN",
+    help: "token that grants API and agent access; required to listen beyond loopback",
+  },
+  {
+    name: "token-file",
+    type: "string",
+    env: "JOBDIST_TOKEN_FILE",
+    value: "PATH",
+    help: "file with one token per line",
+  },
+  {
+    name: "agent-token",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_AGENT_TOKEN",
+    value: "TOKEN",
+    help: "token that only lets agents connect",
+  },
+  {
+    name: "heartbeat",
+    type: "string",
+    env: "JOBDIST_HEARTBEAT",
+    default: "5s",
+    value: "DURATION",
+    help: "heartbeat interval agents are told to use",
+  },
+  {
+    name: "heartbeat-timeout",
+    type: "string",
+    env: "JOBDIST_HEARTBEAT_TIMEOUT",
+    value: "DURATION",
+    help: "silence after which an agent is disconnected (default 3 heartbeats)",
+  },
+  {
+    name: "lost-after",
+    type: "string",
+    env: "JOBDIST_LOST_AFTER",
+    default: "30s",
+    value: "DURATION",
+    help: "grace for a disconnected agent before its jobs are requeued",
+  },
+  {
+    name: "kill-grace",
+    type: "string",
+    env: "JOBDIST_KILL_GRACE",
+    default: "10s",
+    value: "DURATION",
+    help: "TERM-to-KILL grace when a job sets none",
+  },
+];
+
+const AGENT_FLAGS: Flag[] = [
+  {
+    name: "server",
+    type: "string",
+    env: "JOBDIST_SERVER",
+    default: "ws://127.0.0.1:7420",
+    value: "URL",
+    help: "server to dial (ws://, wss://, http://, https://)",
+  },
+  { name: "token", type: "string", env: "JOBDIST_TOKEN", value: "TOKEN", help: "token to present" },
+  {
+    name: "name",
+    type: "string",
+    env: "JOBDIST_NAME",
+    value: "NAME",
+    help: "agent name (default: host name)",
+  },
+  {
+    name: "slots",
+    type: "string",
+    env: "JOBDIST_SLOTS",
+    value: "N",
+    help: "jobs run at once (default: CPU count)",
+  },
+  {
+    name: "label",
+    short: "l",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_LABELS",
+    value: "K=V",
+    help: "label jobs can require",
+  },
+  {
+    name: "runtime",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_RUNTIMES",
+    value: "NAME=TEMPLATE",
+    help: "extra runtime, e.g. 'ruby=ruby {file}'",
+  },
+  {
+    name: "state-dir",
+    type: "string",
+    env: "JOBDIST_STATE_DIR",
+    value: "DIR",
+    help: "where the agent keeps its id (default ~/.local/state/jobdist/NAME)",
+  },
+  {
+    name: "work-dir",
+    type: "string",
+    env: "JOBDIST_WORK_DIR",
+    value: "DIR",
+    help: "parent of per-attempt directories (default: system temp)",
+  },
+  {
+    name: "drain-timeout",
+    type: "string",
+    env: "JOBDIST_DRAIN_TIMEOUT",
+    default: "30s",
+    value: "DURATION",
+    help: "on SIGTERM, how long running jobs may finish",
+  },
+];
+
+function durationFlag(args: ParsedArgs, name: string): number | undefined {
+  const text = args.str(name);
+  if (text === undefined) return undefined;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new UsageError(`Invalid --${name} "${text}": expected a duration such as 5s`);
+  }
+  return ms;
+}
+
+async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
+  const tokens = [...args.list("token")];
+  const file = args.str("token-file");
+  if (file) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --token-file ${file}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    tokens.push(...text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#")));
+  }
+  for (const t of tokens) {
+    if (t.length < 16) throw new UsageError("Tokens must be at least 16 characters long");
+  }
+  return {
+    listen: args.str("listen")!,
+    db: args.str("db")!,
+    tokens,
+    agentTokens: args.list("agent-token"),
+    heartbeatMs: durationFlag(args, "heartbeat"),
+    heartbeatTimeoutMs: durationFlag(args, "heartbeat-timeout"),
+    lostAfterMs: durationFlag(args, "lost-after"),
+    killGraceMs: durationFlag(args, "kill-grace"),
+  };
+}
+
+function agentConfig(args: ParsedArgs, server: string): AgentConfig {
+  const name = args.str("name") ?? Deno.hostname();
+  const home = Deno.env.get("HOME");
+  return {
+    server,
+    token: args.str("token"),
+    name,
+    slots: intFlag(args.str("slots"), "slots", 1, 10_000) ?? navigator.hardwareConcurrency,
+    labels: parsePairs(args.list("label"), "--label"),
+    runtimes: args.list("runtime").map((r) => {
+      try {
+        return parseRuntimeFlag(r);
+      } catch (e) {
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+      }
+    }),
+    stateDir: args.str("state-dir") ??
+      (home ? `${home}/.local/state/jobdist/${name.replace(/[^A-Za-z0-9_.-]/g, "-")}` : undefined),
+    workRoot: args.str("work-dir"),
+    drainTimeoutMs: durationFlag(args, "drain-timeout"),
+  };
+}
+
+/** `jobdist server`. */
+export const server: Command = {
+  name: "server",
+  synopsis: "jobdist server [--listen HOST:PORT] [--db PATH] [--token TOKEN | --token-file PATH]",
+  summary: "Run the server: REST API, dashboard and agent endpoint over one SQLite database.",
+  flags: SERVER_FLAGS,
+  async run(args, signal) {
+    const config = await serverConfig(args);
+    const running = await startServer({
+      ...config,
+      onListen: ({ url }) => console.error(`jobdist server listening on ${url}`),
+    }, signal);
+    await running.finished;
+    return 0;
+  },
+};
+
+/** `jobdist agent`. */
+export const agent: Command = {
+  name: "agent",
+  synopsis: "jobdist agent --server URL [--token TOKEN] [--slots N] [--label K=V] [--name NAME]",
+  summary: "Run an agent: dial the server and run the jobs it hands out as local processes.",
+  flags: AGENT_FLAGS,
+  async run(args, signal) {
+    await runAgent(agentConfig(args, args.str("server")!), signal);
+    return 0;
+  },
+};
+
+/** `jobdist dev`. */
+export const dev: Command = {
+  name: "dev",
+  synopsis: "jobdist dev [--listen HOST:PORT] [--db PATH] [--slots N]",
+  summary: "Run a server and one local agent in one process: the quickest way to try jobdist.",
+  flags: [
+    ...SERVER_FLAGS.filter((f) => ["listen", "db", "kill-grace"].includes(f.name)),
+    ...AGENT_FLAGS.filter((f) => ["slots", "label", "runtime", "name"].includes(f.name)),
+  ],
+  async run(args, signal) {
+    const config = await serverConfig(args);
+    const running = await startServer({ ...config, tokens: [] }, signal);
+    console.error(`jobdist dev: server on ${running.url}, database ${config.db}`);
+    console.error(`jobdist dev: try  jobdist submit --server ${running.url} --shell 'echo hello'`);
+    const agentDone = runAgent({
+      ...agentConfig(args, running.url),
+      name: args.str("name") ?? "local",
+      stateDir: undefined,
+      drainTimeoutMs: 5_000,
+    }, signal);
+    await Promise.all([running.finished, agentDone]);
+    return 0;
+  },
+};

@@ -1,0 +1,206 @@
+/**
+ * The agent <-> server protocol: JSON text frames over a WebSocket at `/ws/agent`, a
+ * discriminated union on `type` split by direction and validated on receipt on both ends.
+ *
+ * ```
+ * agent                                   server
+ *   | hello {agent_id, slots, inventory}  ->  |
+ *   | <-  welcome {heartbeat_ms, reconcile}   |   (or incompatible {reason}, then close)
+ *   | <-  assign {attempt_id, spec, ...}      |
+ *   | started {attempt_id, pid}           ->  |
+ *   | log {attempt_id, seq, stream, data} ->  |   (ordered by seq per attempt)
+ *   | <-  log_ack {attempt_id, seq}           |   (output up to seq is durable)
+ *   | finished {attempt_id, exit_code, ...} ->|
+ *   | <-  ack {attempt_id} / reject           |   (result stored / attempt is stale: kill it)
+ *   | heartbeat {running}                 ->  |   (every heartbeat_ms)
+ *   | <-  cancel {attempt_id, reason}         |
+ * ```
+ *
+ * Every frame about a job carries its attempt id, the fencing token: the server accepts it only
+ * while that attempt is the job's current one.
+ * @module
+ */
+
+import { z } from "zod";
+import { parseWith, ProtocolError } from "./errors.ts";
+import { JobSpec } from "./job.ts";
+
+/** Bumped on any incompatible change to the frames below. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame either side accepts; larger ones close the socket with 1009. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Largest `data` an agent puts in one `log` frame (bytes of UTF-8). */
+export const LOG_CHUNK_BYTES = 256 * 1024;
+
+const AttemptId = z.string().min(1).max(100);
+
+/** A runtime an agent can run, with the version it found. */
+export const RuntimeInfo = z.strictObject({
+  name: z.string().min(1).max(64),
+  version: z.string().max(200),
+});
+/** A runtime an agent can run, with the version it found. */
+export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
+
+/** How an attempt ended, as the agent saw it. */
+export const AttemptResult = z.strictObject({
+  exit_code: z.number().int().nullable(),
+  signal: z.string().max(32).nullable(),
+  duration_ms: z.number().nonnegative(),
+  /** Why the agent ended it: `timeout`, `cancelled`, `stale` (server said kill), `drain`. */
+  killed_by: z.enum(["timeout", "cancelled", "stale", "drain"]).nullable().default(null),
+  /** The process could not be started (runtime missing, cwd missing, ...). */
+  error: z.string().max(4096).nullable().default(null),
+  /** Bytes of output dropped past the job's cap. */
+  truncated_bytes: z.number().int().nonnegative().default(0),
+});
+/** How an attempt ended, as the agent saw it. */
+export type AttemptResult = z.infer<typeof AttemptResult>;
+
+/** One attempt an agent holds, sent on (re)connect so the server can reconcile. */
+export const InventoryItem = z.strictObject({
+  attempt_id: AttemptId,
+  job_id: z.number().int().positive(),
+  pid: z.number().int().nullable(),
+  /** Number of log chunks produced so far. */
+  log_seq: z.number().int().nonnegative(),
+  /** Present when the attempt ended but the server has not yet acknowledged its result. */
+  result: AttemptResult.nullable(),
+});
+/** One attempt an agent holds. */
+export type InventoryItem = z.infer<typeof InventoryItem>;
+
+/** Host facts an agent reports with its heartbeats. */
+export const HostFacts = z.strictObject({
+  load1: z.number().optional(),
+  cpus: z.number().int().optional(),
+  mem_total: z.number().optional(),
+  mem_available: z.number().optional(),
+  rss: z.number().optional(),
+});
+/** Host facts an agent reports with its heartbeats. */
+export type HostFacts = z.infer<typeof HostFacts>;
+
+/** Frames an agent sends. */
+export const AgentMessage = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("hello"),
+    protocol: z.number().int(),
+    agent_id: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/, "expected an agent id"),
+    name: z.string().min(1).max(200),
+    token: z.string().max(1000).optional(),
+    labels: z.record(z.string().max(63), z.string().max(200)).default({}),
+    runtimes: z.array(RuntimeInfo).max(100).default([]),
+    slots: z.number().int().min(1).max(10_000),
+    version: z.string().max(100),
+    hostname: z.string().max(255).optional(),
+    inventory: z.array(InventoryItem).max(10_000).default([]),
+  }),
+  z.strictObject({
+    type: z.literal("heartbeat"),
+    running: z.array(AttemptId).max(10_000),
+    facts: HostFacts.optional(),
+  }),
+  z.strictObject({ type: z.literal("started"), attempt_id: AttemptId, pid: z.number().int() }),
+  z.strictObject({
+    type: z.literal("log"),
+    attempt_id: AttemptId,
+    seq: z.number().int().nonnegative(),
+    stream: z.enum(["stdout", "stderr"]),
+    data: z.string(),
+  }),
+  z.strictObject({
+    type: z.literal("finished"),
+    attempt_id: AttemptId,
+    log_seq: z.number().int().nonnegative(),
+    result: AttemptResult,
+  }),
+  /** The agent will not run an assignment (no free slot, draining). */
+  z.strictObject({
+    type: z.literal("refuse"),
+    attempt_id: AttemptId,
+    reason: z.string().max(1000),
+  }),
+]);
+/** Frames an agent sends. */
+export type AgentMessage = z.infer<typeof AgentMessage>;
+
+/** What the agent must do with an attempt from its inventory after reconnecting. */
+export const Reconcile = z.strictObject({
+  attempt_id: AttemptId,
+  /** keep: carry on, resend output from `log_seq`; kill: stale, stop it; ack: result stored. */
+  action: z.enum(["keep", "kill", "ack"]),
+  log_seq: z.number().int().nonnegative(),
+});
+/** What the agent must do with an attempt from its inventory. */
+export type Reconcile = z.infer<typeof Reconcile>;
+
+/** Everything an agent needs to run one attempt. */
+export const Assignment = z.strictObject({
+  type: z.literal("assign"),
+  job_id: z.number().int().positive(),
+  attempt_id: AttemptId,
+  attempt: z.number().int().positive(),
+  spec: JobSpec,
+  timeout_ms: z.number().int().positive().nullable(),
+  kill_grace_ms: z.number().int().nonnegative(),
+  max_output_bytes: z.number().int().nonnegative(),
+});
+/** Everything an agent needs to run one attempt. */
+export type Assignment = z.infer<typeof Assignment>;
+
+/** Frames the server sends. */
+export const ServerMessage = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("welcome"),
+    session: z.string(),
+    agent_id: z.string(),
+    heartbeat_ms: z.number().int().positive(),
+    server_version: z.string(),
+    reconcile: z.array(Reconcile),
+  }),
+  z.strictObject({ type: z.literal("incompatible"), reason: z.string() }),
+  Assignment,
+  z.strictObject({
+    type: z.literal("cancel"),
+    attempt_id: AttemptId,
+    reason: z.enum(["cancelled", "timeout", "stale", "drain"]),
+  }),
+  z.strictObject({
+    type: z.literal("log_ack"),
+    attempt_id: AttemptId,
+    log_seq: z.number().int().nonnegative(),
+  }),
+  z.strictObject({ type: z.literal("ack"), attempt_id: AttemptId }),
+  /** The server refuses a frame about an attempt that is not current: the agent must kill it. */
+  z.strictObject({ type: z.literal("reject"), attempt_id: AttemptId, reason: z.string() }),
+  z.strictObject({ type: z.literal("drain"), enabled: z.boolean() }),
+  z.strictObject({ type: z.literal("error"), code: z.string(), message: z.string() }),
+]);
+/** Frames the server sends. */
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+/** Parses a text frame (already size-checked) from an agent. */
+export function parseAgentMessage(text: string): AgentMessage {
+  return parseWith(AgentMessage, parseJsonFrame(text));
+}
+
+/** Parses a text frame from the server. */
+export function parseServerMessage(text: string): ServerMessage {
+  return parseWith(ServerMessage, parseJsonFrame(text));
+}
+
+function parseJsonFrame(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProtocolError("", "frame is not valid JSON");
+  }
+}
+
+/** For exhaustive `switch`es over message unions. */
+export function assertNever(value: never): never {
+  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,187 @@
+/**
+ * The job model: what a user submits (the spec) and the states a job moves through.
+ *
+ * ```
+ *             +----------- cancel -----------+
+ *             v                              |
+ *  scheduled -> queued -> assigned -> running -> succeeded
+ *    (run_at)     ^          |           |  \-> failed      (attempts exhausted / non-retryable)
+ *                 |          |           |  \-> timed_out
+ *                 +-- retry (backoff) ---+  \-> cancelled
+ *                 +-- lease lost / agent lost (counts against max_lost)
+ * ```
+ *
+ * A retry waiting for its backoff is `scheduled` again with a `run_at`.
+ * @module
+ */
+
+import { z } from "zod";
+import { parseDuration } from "./duration.ts";
+import { parseWith } from "./errors.ts";
+
+/** Every state a job can be in; the same strings are stored in SQLite. */
+export const JOB_STATES = [
+  /** Waiting for its `run_at` (a delayed job, or a retry in its backoff). */
+  "scheduled",
+  /** Ready to run, waiting for an agent with a free slot that matches `requires`. */
+  "queued",
+  /** Leased to an agent, which has not yet reported the process started. */
+  "assigned",
+  /** The agent reported the process started. */
+  "running",
+  /** The last attempt exited 0. */
+  "succeeded",
+  /** Attempts exhausted, a non-retryable exit, or the job could not be started. */
+  "failed",
+  /** `timeout`, `queue_timeout` or `deadline` passed. */
+  "timed_out",
+  /** Cancelled by a user before it finished. */
+  "cancelled",
+] as const;
+
+/** A job's state. See the diagram at the top of this module. */
+export type JobState = typeof JOB_STATES[number];
+
+/** States from which a job never moves again. */
+export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
+  "succeeded",
+  "failed",
+  "timed_out",
+  "cancelled",
+]);
+
+/** States in which an agent holds the job. */
+export const ACTIVE_STATES: ReadonlySet<JobState> = new Set(["assigned", "running"]);
+
+const NEXT: Record<JobState, readonly JobState[]> = {
+  scheduled: ["queued", "cancelled", "timed_out"],
+  queued: ["assigned", "scheduled", "cancelled", "timed_out", "failed"],
+  assigned: ["running", "queued", "scheduled", "succeeded", "failed", "timed_out", "cancelled"],
+  running: ["queued", "scheduled", "succeeded", "failed", "timed_out", "cancelled"],
+  succeeded: [],
+  failed: [],
+  timed_out: [],
+  cancelled: [],
+};
+
+/** Whether a job may move from `from` to `to`. */
+export function canTransition(from: JobState, to: JobState): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** Whether `state` is final. */
+export function isTerminal(state: JobState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+/** A duration string such as `"90s"`; see `duration.ts`. */
+export const Duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+  message: 'expected a duration such as "500ms", "90s", "15m" or "2h"',
+});
+
+const Name = z.string().min(1).max(200);
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment name");
+const LabelKey = z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "expected a label key");
+
+/** Runtimes the agent knows out of the box; operators may declare more (`--runtime`). */
+export const BUILTIN_RUNTIMES = ["bash", "sh", "python", "node", "deno", "java", "go"] as const;
+
+/** What an agent must offer to be given a job. */
+export const Requires = z.strictObject({
+  runtimes: z.array(z.string().min(1).max(64)).max(16).optional(),
+  labels: z.record(LabelKey, z.string().max(200)).optional(),
+  agents: z.array(Name).max(64).optional(),
+});
+/** What an agent must offer to be given a job. */
+export type Requires = z.infer<typeof Requires>;
+
+/** Exponential backoff between attempts. */
+export const Backoff = z.strictObject({
+  initial: Duration.default("1s"),
+  max: Duration.default("5m"),
+  factor: z.number().min(1).max(10).default(2),
+});
+
+/** An inline script for one of the agent's runtimes. */
+export const Script = z.strictObject({
+  runtime: z.string().min(1).max(64),
+  source: z.string().max(1_000_000),
+});
+
+/** Default cap on the output stored for one job (16 MiB). */
+export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
+
+/** The spec of a job as submitted. Exactly one of `command`, `shell`, `script`. */
+export const JobSpec = z.strictObject({
+  command: z.array(z.string().max(100_000)).min(1).max(10_000).optional(),
+  shell: z.string().min(1).max(1_000_000).optional(),
+  script: Script.optional(),
+  name: Name.optional(),
+  env: z.record(EnvName, z.string().max(100_000)).optional(),
+  cwd: z.string().min(1).max(4096).optional(),
+  queue: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected a queue name").default("default"),
+  priority: z.number().int().min(-1000).max(1000).default(0),
+  requires: Requires.optional(),
+  timeout: Duration.optional(),
+  queue_timeout: Duration.optional(),
+  deadline: Duration.optional(),
+  kill_grace: Duration.optional(),
+  max_attempts: z.number().int().min(1).max(100).default(1),
+  max_lost: z.number().int().min(0).max(100).default(2),
+  backoff: Backoff.optional(),
+  retry_exit_codes: z.array(z.number().int().min(0).max(255)).max(256).optional(),
+  fail_exit_codes: z.array(z.number().int().min(0).max(255)).max(256).optional(),
+  run_at: z.iso.datetime({ offset: true }).optional(),
+  delay: Duration.optional(),
+  idempotency_key: z.string().min(1).max(200).optional(),
+  max_output_bytes: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
+  tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+}).superRefine((spec, ctx) => {
+  const kinds = [spec.command, spec.shell, spec.script].filter((k) => k !== undefined).length;
+  if (kinds !== 1) {
+    ctx.addIssue({
+      code: "custom",
+      path: kinds === 0 ? ["command"] : [],
+      message: kinds === 0
+        ? "a job needs one of command, shell or script"
+        : "a job takes only one of command, shell or script",
+    });
+  }
+  if (spec.run_at !== undefined && spec.delay !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["delay"], message: "give run_at or delay, not both" });
+  }
+});
+
+/** The spec as submitted (before defaults). */
+export type JobSpecInput = z.input<typeof JobSpec>;
+/** The spec with defaults applied, as stored. */
+export type JobSpec = z.infer<typeof JobSpec>;
+
+/** Parses a submitted spec, throwing a `ProtocolError` that names the bad field. */
+export function parseJobSpec(value: unknown): JobSpec {
+  return parseWith(JobSpec, value);
+}
+
+/** The runtimes a spec needs from its agent: its script's runtime plus `requires.runtimes`. */
+export function requiredRuntimes(spec: JobSpec): string[] {
+  const set = new Set(spec.requires?.runtimes ?? []);
+  if (spec.script) set.add(spec.script.runtime);
+  return [...set];
+}
+
+/** Backoff before attempt `n + 1` after `n` failed attempts, with ±20% jitter. */
+export function backoffMs(spec: JobSpec, failedAttempts: number, random = Math.random): number {
+  const initial = parseDuration(spec.backoff?.initial ?? "1s")!;
+  const max = parseDuration(spec.backoff?.max ?? "5m")!;
+  const factor = spec.backoff?.factor ?? 2;
+  const base = Math.min(max, initial * factor ** Math.max(0, failedAttempts - 1));
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** Whether an attempt that exited with `code` should be retried (attempts permitting). */
+export function isRetryableExit(spec: JobSpec, code: number | null): boolean {
+  if (code === 0) return false;
+  if (code !== null && spec.fail_exit_codes?.includes(code)) return false;
+  if (spec.retry_exit_codes) return code !== null && spec.retry_exit_codes.includes(code);
+  return true;
+}

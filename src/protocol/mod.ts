@@ -1,0 +1,14 @@
+/**
+ * Everything that crosses a wire: the job model, the agent protocol and the HTTP bodies.
+ * Imports nothing from server, agent or ui, and uses no `Deno.*`.
+ * @module
+ */
+
+export * from "./duration.ts";
+export * from "./errors.ts";
+export * from "./job.ts";
+export * from "./agent_wire.ts";
+export * from "./http.ts";
+
+/** The program's version, reported by agents and `jobdist --version`. */
+export const VERSION = "0.1.0";

@@ -1,0 +1,305 @@
+/**
+ * The agents the server knows: their live connections, slots and leases, and their liveness.
+ * The server decides liveness on its own monotonic clock: an agent silent past its heartbeat
+ * deadline is disconnected (its socket closed), and `lost` once the grace period passes, when
+ * the scheduler requeues its attempts. After a server restart every known agent starts a fresh
+ * grace period, so a restart neither kills nor duplicates running jobs.
+ * @module
+ */
+
+import type {
+  AgentMessage,
+  AgentStatus,
+  AgentView,
+  HostFacts,
+  RuntimeInfo,
+  ServerMessage,
+} from "../protocol/mod.ts";
+import type { EventBus } from "./events.ts";
+import type { Offer } from "./queue_index.ts";
+import type { Store } from "./store.ts";
+
+/** The server's end of an agent's socket. */
+export interface AgentLink {
+  send(text: string): void;
+  close(code: number, reason: string): void;
+}
+
+/** Liveness of an agent's connection. */
+export type Liveness = "connected" | "disconnected" | "lost";
+
+/** What the server knows of one agent. */
+export interface AgentState extends Offer {
+  hostname: string | null;
+  version: string | null;
+  runtimeInfo: RuntimeInfo[];
+  runtimes: Set<string>;
+  labels: Record<string, string>;
+  slots: number;
+  /** Attempts leased to it. */
+  attempts: Set<string>;
+  link: AgentLink | null;
+  liveness: Liveness;
+  draining: boolean;
+  /** Monotonic ms of the last frame (or of the server start, for a remembered agent). */
+  lastSeenMono: number;
+  /** Monotonic ms when it disconnected. */
+  disconnectedMono: number;
+  connectedAt: number | null;
+  lastSeen: number | null;
+  facts: HostFacts | null;
+}
+
+/** Options of {@linkcode AgentRegistry}. */
+export interface AgentRegistryOptions {
+  store: Store;
+  events: EventBus;
+  /** Heartbeat interval agents are told to use (default 5 s). */
+  heartbeatMs?: number;
+  /** Silence after which an agent is disconnected (default 3 heartbeats). */
+  heartbeatTimeoutMs?: number;
+  /** Time a disconnected agent has to come back before it is lost (default 30 s). */
+  lostAfterMs?: number;
+  now?: () => number;
+  mono?: () => number;
+}
+
+/** Known agents. */
+export class AgentRegistry {
+  readonly heartbeatMs: number;
+  readonly heartbeatTimeoutMs: number;
+  readonly lostAfterMs: number;
+  readonly #store: Store;
+  readonly #events: EventBus;
+  readonly #agents = new Map<string, AgentState>();
+  readonly #now: () => number;
+  readonly #mono: () => number;
+
+  constructor(options: AgentRegistryOptions) {
+    this.#store = options.store;
+    this.#events = options.events;
+    this.heartbeatMs = options.heartbeatMs ?? 5_000;
+    this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? this.heartbeatMs * 3;
+    this.lostAfterMs = options.lostAfterMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+    this.#mono = options.mono ?? (() => performance.now());
+  }
+
+  /** Loads remembered agents; those not lost start a fresh grace period now. */
+  load(): void {
+    const mono = this.#mono();
+    for (const row of this.#store.listAgents()) {
+      const liveness: Liveness = row.status === "lost" ? "lost" : "disconnected";
+      const runtimeInfo: RuntimeInfo[] = JSON.parse(row.runtimes);
+      this.#agents.set(row.id, {
+        id: row.id,
+        name: row.name,
+        hostname: row.hostname,
+        version: row.version,
+        labels: JSON.parse(row.labels),
+        runtimeInfo,
+        runtimes: new Set(runtimeInfo.map((r) => r.name)),
+        slots: row.slots,
+        attempts: new Set(),
+        link: null,
+        liveness,
+        draining: row.draining === 1,
+        lastSeenMono: mono,
+        disconnectedMono: mono,
+        connectedAt: null,
+        lastSeen: row.last_seen,
+        facts: row.facts ? JSON.parse(row.facts) : null,
+      });
+    }
+  }
+
+  /** The agent with `id`. */
+  get(id: string): AgentState | undefined {
+    return this.#agents.get(id);
+  }
+
+  /** Every known agent. */
+  all(): AgentState[] {
+    return [...this.#agents.values()];
+  }
+
+  /** Connected agents. */
+  connected(): AgentState[] {
+    return this.all().filter((a) => a.liveness === "connected");
+  }
+
+  /** Connected, not draining agents with a free slot, least loaded first. */
+  ready(): AgentState[] {
+    return this.connected()
+      .filter((a) => !a.draining && a.attempts.size < a.slots)
+      .sort((a, b) => a.attempts.size / a.slots - b.attempts.size / b.slots);
+  }
+
+  /** Registers a connection from `hello`, replacing any older connection of the same agent. */
+  connect(hello: Extract<AgentMessage, { type: "hello" }>, link: AgentLink): AgentState {
+    const now = this.#now();
+    const old = this.#agents.get(hello.agent_id);
+    if (old?.link && old.link !== link) old.link.close(4001, "replaced by a newer connection");
+    const agent: AgentState = {
+      id: hello.agent_id,
+      name: hello.name,
+      hostname: hello.hostname ?? null,
+      version: hello.version,
+      labels: hello.labels,
+      runtimeInfo: hello.runtimes,
+      runtimes: new Set(hello.runtimes.map((r) => r.name)),
+      slots: hello.slots,
+      attempts: old?.attempts ?? new Set(),
+      link,
+      liveness: "connected",
+      draining: old?.draining ?? false,
+      lastSeenMono: this.#mono(),
+      disconnectedMono: 0,
+      connectedAt: now,
+      lastSeen: now,
+      facts: old?.facts ?? null,
+    };
+    this.#agents.set(agent.id, agent);
+    this.#store.write(() =>
+      this.#store.upsertAgent({
+        id: agent.id,
+        name: agent.name,
+        hostname: agent.hostname,
+        version: agent.version,
+        labels: JSON.stringify(agent.labels),
+        runtimes: JSON.stringify(agent.runtimeInfo),
+        slots: agent.slots,
+        status: "connected",
+        connected_at: now,
+        last_seen: now,
+      })
+    );
+    this.#changed(agent);
+    return agent;
+  }
+
+  /** Marks the agent disconnected if `link` is still its connection. */
+  disconnect(agent: AgentState, link: AgentLink): void {
+    if (agent.link !== link) return;
+    agent.link = null;
+    agent.liveness = "disconnected";
+    agent.disconnectedMono = this.#mono();
+    this.#store.write(() => this.#store.setAgentStatus(agent.id, "disconnected", this.#now()));
+    this.#changed(agent);
+  }
+
+  /** Notes that a frame arrived from `agent`. */
+  touch(agent: AgentState): void {
+    agent.lastSeenMono = this.#mono();
+  }
+
+  /** Records a heartbeat and its host facts. */
+  heartbeat(agent: AgentState, facts: HostFacts | undefined): void {
+    agent.lastSeen = this.#now();
+    if (facts) agent.facts = facts;
+  }
+
+  /** Sends `msg` to the agent if it is connected; returns whether it was sent. */
+  send(agentId: string, msg: ServerMessage): boolean {
+    const link = this.#agents.get(agentId)?.link;
+    if (!link) return false;
+    try {
+      link.send(JSON.stringify(msg));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Counts an attempt against an agent's slots while recovering from the store. */
+  adopt(agentId: string, attemptId: string, _now: number): void {
+    const agent = this.#agents.get(agentId);
+    if (agent) agent.attempts.add(attemptId);
+  }
+
+  /** Frees the slot of `attemptId`. */
+  releaseSlot(agentId: string, attemptId: string): void {
+    const agent = this.#agents.get(agentId);
+    if (agent?.attempts.delete(attemptId)) this.#changed(agent);
+  }
+
+  /** Starts or stops draining an agent; returns it, or `undefined` if unknown. */
+  setDraining(idOrName: string, draining: boolean): AgentState | undefined {
+    const agent = this.find(idOrName);
+    if (!agent) return undefined;
+    agent.draining = draining;
+    this.#store.write(() => this.#store.setAgentDraining(agent.id, draining));
+    this.send(agent.id, { type: "drain", enabled: draining });
+    this.#changed(agent);
+    return agent;
+  }
+
+  /** Finds an agent by id, or by name when the name is unique. */
+  find(idOrName: string): AgentState | undefined {
+    const byId = this.#agents.get(idOrName);
+    if (byId) return byId;
+    const named = this.all().filter((a) => a.name === idOrName);
+    return named.length === 1 ? named[0] : named.find((a) => a.liveness === "connected");
+  }
+
+  /**
+   * Closes connections silent past the heartbeat deadline and returns the agents whose grace
+   * period ran out (now lost).
+   */
+  sweep(): AgentState[] {
+    const mono = this.#mono();
+    const lost: AgentState[] = [];
+    for (const agent of this.#agents.values()) {
+      if (agent.liveness === "connected" && mono - agent.lastSeenMono > this.heartbeatTimeoutMs) {
+        const link = agent.link!;
+        this.disconnect(agent, link);
+        link.close(4000, "heartbeat deadline missed");
+      } else if (
+        agent.liveness === "disconnected" && mono - agent.disconnectedMono > this.lostAfterMs
+      ) {
+        agent.liveness = "lost";
+        this.#store.write(() => this.#store.setAgentStatus(agent.id, "lost", null));
+        this.#changed(agent);
+        lost.push(agent);
+      }
+    }
+    return lost;
+  }
+
+  /** Closes every connection (server shutdown) without marking agents lost. */
+  closeAll(): void {
+    for (const agent of this.#agents.values()) {
+      agent.link?.close(1001, "server shutting down");
+    }
+  }
+
+  /** The API view of an agent. */
+  view(agent: AgentState, jobIdOf: (attemptId: string) => number | undefined): AgentView {
+    const status: AgentStatus = agent.liveness !== "connected"
+      ? agent.liveness
+      : agent.draining
+      ? "draining"
+      : agent.attempts.size > 0
+      ? "busy"
+      : "idle";
+    return {
+      id: agent.id,
+      name: agent.name,
+      status,
+      hostname: agent.hostname,
+      version: agent.version,
+      labels: agent.labels,
+      runtimes: agent.runtimeInfo,
+      slots: agent.slots,
+      slots_used: agent.attempts.size,
+      running: [...agent.attempts].map(jobIdOf).filter((id): id is number => id !== undefined),
+      connected_since: agent.connectedAt ? new Date(agent.connectedAt).toISOString() : null,
+      last_seen: agent.lastSeen ? new Date(agent.lastSeen).toISOString() : null,
+      facts: agent.facts,
+    };
+  }
+
+  #changed(agent: AgentState): void {
+    this.#events.emit({ type: "agent", id: agent.id });
+  }
+}

@@ -1,0 +1,512 @@
+/**
+ * All of jobdist's SQL. One `node:sqlite` connection in WAL mode is the only writer; writes
+ * join an open `BEGIN IMMEDIATE` transaction that commits once per event-loop turn (group
+ * commit), so a burst of submissions and results costs one fsync, not one each. Callers that
+ * acknowledge something to the outside world `await store.durable()` first.
+ * @module
+ */
+
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import type { JobSpec, JobState } from "../protocol/job.ts";
+import { MIGRATIONS } from "./migrations.ts";
+
+/** A row of `jobs`. Instants are milliseconds since the epoch. */
+export interface JobRow {
+  id: number;
+  state: JobState;
+  name: string | null;
+  queue: string;
+  priority: number;
+  spec: string;
+  owner: string | null;
+  created_at: number;
+  run_at: number | null;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  reason: string | null;
+  attempt_count: number;
+  lost_count: number;
+  current_attempt: string | null;
+  agent_id: string | null;
+  output_bytes: number;
+  idempotency_key: string | null;
+}
+
+/** States an attempt ends in (`lost`: its agent vanished). */
+export type AttemptState =
+  | "assigned"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timed_out"
+  | "cancelled"
+  | "lost";
+
+/** A row of `attempts`. */
+export interface AttemptRow {
+  id: string;
+  job_id: number;
+  n: number;
+  agent_id: string | null;
+  state: AttemptState;
+  assigned_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+  pid: number | null;
+}
+
+/** A row of `agents`. */
+export interface AgentRow {
+  id: string;
+  name: string;
+  hostname: string | null;
+  version: string | null;
+  labels: string;
+  runtimes: string;
+  slots: number;
+  status: string;
+  connected_at: number | null;
+  last_seen: number | null;
+  facts: string | null;
+  draining: number;
+}
+
+/** A stored piece of a job's output. */
+export interface LogChunk {
+  offset: number;
+  attempt_id: string;
+  seq: number;
+  stream: "stdout" | "stderr";
+  data: string;
+}
+
+/** What a new job row needs. */
+export interface NewJob {
+  spec: JobSpec;
+  state: "queued" | "scheduled";
+  run_at: number | null;
+  created_at: number;
+  owner: string | null;
+}
+
+/** Filter of {@linkcode Store.listJobs}. */
+export interface JobFilter {
+  state?: JobState[];
+  queue?: string;
+  beforeId?: number;
+  limit: number;
+}
+
+/** Options of {@linkcode openStore}. */
+export interface StoreOptions {
+  /** `FULL` (default) fsyncs every commit; `NORMAL` is for benchmarks that compare. */
+  synchronous?: "FULL" | "NORMAL";
+}
+
+/** Opens (creating and migrating as needed) the database at `path` (`":memory:"` for tests). */
+export function openStore(path: string, options: StoreOptions = {}): Store {
+  return new Store(new DatabaseSync(path), options);
+}
+
+/** The SQLite store. Build it with {@linkcode openStore}. */
+export class Store {
+  readonly #db: DatabaseSync;
+  readonly #stmts = new Map<string, StatementSync>();
+  #inTx = false;
+  #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  /** Commits so far; the open transaction, if any, will be number `commits + 1`. */
+  commits = 0;
+
+  constructor(db: DatabaseSync, options: StoreOptions) {
+    this.#db = db;
+    db.exec("PRAGMA journal_mode = WAL");
+    db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    db.exec("PRAGMA foreign_keys = ON");
+    db.exec("PRAGMA busy_timeout = 5000");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const { user_version: version } = this.#db.prepare("PRAGMA user_version").get() as {
+      user_version: number;
+    };
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `Cannot open database: its schema version ${version} is newer than this jobdist (${MIGRATIONS.length})`,
+      );
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      try {
+        this.#db.exec(MIGRATIONS[v]);
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+        this.#db.exec("COMMIT");
+      } catch (e) {
+        this.#db.exec("ROLLBACK");
+        throw e;
+      }
+    }
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  #run(sql: string, ...params: SQLInputValue[]) {
+    return this.#stmt(sql).run(...params);
+  }
+
+  #get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
+    return this.#stmt(sql).get(...params) as T | undefined;
+  }
+
+  #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
+    return this.#stmt(sql).all(...params) as T[];
+  }
+
+  // --- transactions -----------------------------------------------------------------------
+
+  /**
+   * Runs `fn` inside the open group transaction (opening one if needed). If `fn` throws, its
+   * own writes are rolled back and the rest of the group is kept.
+   */
+  write<T>(fn: () => T): T {
+    if (this.#closed) throw new Error("Cannot write: the store is closed");
+    if (!this.#inTx) {
+      this.#db.exec("BEGIN IMMEDIATE");
+      this.#inTx = true;
+      this.#flushTimer = setTimeout(() => this.flush(), 0);
+    }
+    this.#db.exec("SAVEPOINT w");
+    try {
+      const out = fn();
+      this.#db.exec("RELEASE w");
+      return out;
+    } catch (e) {
+      this.#db.exec("ROLLBACK TO w");
+      this.#db.exec("RELEASE w");
+      throw e;
+    }
+  }
+
+  /** Resolves once every write made so far is committed (and, with FULL, fsynced). */
+  durable(): Promise<void> {
+    if (!this.#inTx) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Commits the open group transaction now. */
+  flush(): void {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (!this.#inTx) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    this.#inTx = false;
+    try {
+      this.#db.exec("COMMIT");
+      this.commits++;
+    } catch (e) {
+      // A failed commit leaves memory ahead of disk; nothing acknowledged may be trusted.
+      for (const w of waiters) w.reject(e);
+      throw e;
+    }
+    for (const w of waiters) w.resolve();
+  }
+
+  /** Commits and closes the database. */
+  close(): void {
+    if (this.#closed) return;
+    this.flush();
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  /** Runs `PRAGMA integrity_check`; `"ok"` when the file is sound. */
+  integrityCheck(): string {
+    const row = this.#db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
+    return Object.values(row)[0];
+  }
+
+  // --- jobs -------------------------------------------------------------------------------
+
+  /** Inserts a job and returns its id. */
+  insertJob(job: NewJob): number {
+    const { spec } = job;
+    const r = this.#run(
+      `INSERT INTO jobs (state, name, queue, priority, spec, owner, created_at, run_at,
+         idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      job.state,
+      spec.name ?? null,
+      spec.queue,
+      spec.priority,
+      JSON.stringify(spec),
+      job.owner,
+      job.created_at,
+      job.run_at,
+      spec.idempotency_key ?? null,
+    );
+    return Number(r.lastInsertRowid);
+  }
+
+  /** The job with `id`, if any. */
+  getJob(id: number): JobRow | undefined {
+    return this.#get<JobRow>("SELECT * FROM jobs WHERE id = ?", id);
+  }
+
+  /** The job submitted with `key`, if any. */
+  jobByIdempotencyKey(key: string): JobRow | undefined {
+    return this.#get<JobRow>("SELECT * FROM jobs WHERE idempotency_key = ?", key);
+  }
+
+  /** Jobs newest first, filtered. */
+  listJobs(filter: JobFilter): JobRow[] {
+    const where: string[] = [];
+    const params: SQLInputValue[] = [];
+    if (filter.state?.length) {
+      where.push(`state IN (${filter.state.map(() => "?").join(",")})`);
+      params.push(...filter.state);
+    }
+    if (filter.queue) {
+      where.push("queue = ?");
+      params.push(filter.queue);
+    }
+    if (filter.beforeId !== undefined) {
+      where.push("id < ?");
+      params.push(filter.beforeId);
+    }
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY id DESC LIMIT ?`;
+    return this.#all<JobRow>(sql, ...params, filter.limit);
+  }
+
+  /** Number of jobs in each state. */
+  countByState(): Record<string, number> {
+    const rows = this.#all<{ state: string; n: number }>(
+      "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
+    );
+    return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Ids, queue, priority and spec of every job in `state`, oldest first. */
+  jobsInState(state: JobState): JobRow[] {
+    return this.#all<JobRow>("SELECT * FROM jobs WHERE state = ? ORDER BY id", state);
+  }
+
+  /** Moves a job to `state`, recording why. */
+  setJobState(
+    id: number,
+    state: JobState,
+    fields: {
+      reason?: string | null;
+      run_at?: number | null;
+      finished_at?: number | null;
+      exit_code?: number | null;
+      signal?: string | null;
+      started_at?: number | null;
+    } = {},
+  ): void {
+    this.#run(
+      `UPDATE jobs SET state = ?,
+        reason = ?,
+        run_at = COALESCE(?, run_at),
+        finished_at = ?,
+        exit_code = COALESCE(?, exit_code),
+        signal = COALESCE(?, signal),
+        started_at = COALESCE(?, started_at),
+        current_attempt = CASE WHEN ? IN ('queued', 'scheduled') THEN NULL ELSE current_attempt END
+      WHERE id = ?`,
+      state,
+      fields.reason ?? null,
+      fields.run_at ?? null,
+      fields.finished_at ?? null,
+      fields.exit_code ?? null,
+      fields.signal ?? null,
+      fields.started_at ?? null,
+      state,
+      id,
+    );
+  }
+
+  /** Counts one more attempt lost with its agent. */
+  addLost(id: number): void {
+    this.#run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
+  }
+
+  /** Leases job `jobId` to `agentId` as attempt `attemptId` (number `n`). */
+  assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void {
+    this.#run(
+      `UPDATE jobs SET state = 'assigned', current_attempt = ?, agent_id = ?, attempt_count = ?,
+        reason = NULL WHERE id = ?`,
+      attemptId,
+      agentId,
+      n,
+      jobId,
+    );
+    this.#run(
+      `INSERT INTO attempts (id, job_id, n, agent_id, state, assigned_at) VALUES (?, ?, ?, ?,
+        'assigned', ?)`,
+      attemptId,
+      jobId,
+      n,
+      agentId,
+      now,
+    );
+  }
+
+  /** Records that the agent started the process of the current attempt. */
+  markStarted(jobId: number, attemptId: string, pid: number, now: number): void {
+    this.#run(
+      `UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)
+        WHERE id = ? AND current_attempt = ?`,
+      now,
+      jobId,
+      attemptId,
+    );
+    this.#run(
+      "UPDATE attempts SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
+      now,
+      pid,
+      attemptId,
+    );
+  }
+
+  /** Closes an attempt with its outcome. */
+  finishAttempt(
+    attemptId: string,
+    state: AttemptState,
+    outcome: { exit_code: number | null; signal: string | null; error: string | null },
+    now: number,
+  ): void {
+    this.#run(
+      `UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error = ?, finished_at = ?
+        WHERE id = ?`,
+      state,
+      outcome.exit_code,
+      outcome.signal,
+      outcome.error,
+      now,
+      attemptId,
+    );
+  }
+
+  /** Attempts of a job in order. */
+  attemptsOf(jobId: number): AttemptRow[] {
+    return this.#all<AttemptRow>("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", jobId);
+  }
+
+  /** The attempt with `id`. */
+  getAttempt(id: string): AttemptRow | undefined {
+    return this.#get<AttemptRow>("SELECT * FROM attempts WHERE id = ?", id);
+  }
+
+  /** Attempts still held by agents (`assigned` or `running`). */
+  activeAttempts(): AttemptRow[] {
+    return this.#all<AttemptRow>(
+      "SELECT * FROM attempts WHERE state IN ('assigned', 'running') ORDER BY job_id",
+    );
+  }
+
+  // --- output -----------------------------------------------------------------------------
+
+  /** Appends output at byte `offset` of the job's log and bumps its size to `offset + bytes`. */
+  appendLog(jobId: number, chunk: LogChunk, bytes: number): void {
+    this.#run(
+      `INSERT INTO log_chunks (job_id, offset, attempt_id, seq, stream, data)
+        VALUES (?, ?, ?, ?, ?, ?)`,
+      jobId,
+      chunk.offset,
+      chunk.attempt_id,
+      chunk.seq,
+      chunk.stream,
+      chunk.data,
+    );
+    this.#run("UPDATE jobs SET output_bytes = ? WHERE id = ?", chunk.offset + bytes, jobId);
+  }
+
+  /** Output chunks of a job from byte `fromOffset` on (whole chunks that end after it). */
+  readLog(jobId: number, fromOffset = 0): LogChunk[] {
+    const first = this.#get<{ offset: number }>(
+      "SELECT offset FROM log_chunks WHERE job_id = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
+      jobId,
+      fromOffset,
+    );
+    return this.#all<LogChunk>(
+      `SELECT offset, attempt_id, seq, stream, data FROM log_chunks WHERE job_id = ? AND offset >= ?
+        ORDER BY offset`,
+      jobId,
+      first?.offset ?? 0,
+    );
+  }
+
+  /** Next log sequence number expected from an attempt (chunks stored so far). */
+  nextLogSeq(jobId: number, attemptId: string): number {
+    const row = this.#get<{ n: number | null }>(
+      "SELECT MAX(seq) + 1 AS n FROM log_chunks WHERE job_id = ? AND attempt_id = ?",
+      jobId,
+      attemptId,
+    );
+    return row?.n ?? 0;
+  }
+
+  // --- agents -----------------------------------------------------------------------------
+
+  /** Inserts or refreshes an agent on hello. */
+  upsertAgent(a: Omit<AgentRow, "facts" | "draining">): void {
+    this.#run(
+      `INSERT INTO agents (id, name, hostname, version, labels, runtimes, slots, status,
+         connected_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
+         version = excluded.version, labels = excluded.labels, runtimes = excluded.runtimes,
+         slots = excluded.slots, status = excluded.status, connected_at = excluded.connected_at,
+         last_seen = excluded.last_seen`,
+      a.id,
+      a.name,
+      a.hostname,
+      a.version,
+      a.labels,
+      a.runtimes,
+      a.slots,
+      a.status,
+      a.connected_at,
+      a.last_seen,
+    );
+  }
+
+  /** Sets an agent's status (and when it was last seen). */
+  setAgentStatus(id: string, status: string, lastSeen: number | null): void {
+    this.#run(
+      "UPDATE agents SET status = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?",
+      status,
+      lastSeen,
+      id,
+    );
+  }
+
+  /** Records an agent's latest host facts. */
+  setAgentFacts(id: string, facts: string, lastSeen: number): void {
+    this.#run("UPDATE agents SET facts = ?, last_seen = ? WHERE id = ?", facts, lastSeen, id);
+  }
+
+  /** Sets whether an agent is draining (takes no new work). */
+  setAgentDraining(id: string, draining: boolean): void {
+    this.#run("UPDATE agents SET draining = ? WHERE id = ?", draining ? 1 : 0, id);
+  }
+
+  /** Every known agent. */
+  listAgents(): AgentRow[] {
+    return this.#all<AgentRow>("SELECT * FROM agents ORDER BY name, id");
+  }
+}
