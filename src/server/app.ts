@@ -20,6 +20,7 @@ import { acceptAgentSocket } from "./agent_hub.ts";
 import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
+import { mountUi } from "./ui_routes.ts";
 import { Scheduler, SchedulerError } from "./scheduler.ts";
 import { agentViews, jobView } from "./views.ts";
 
@@ -173,6 +174,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   app.route("/api/v1", api);
+  mountUi(app, { scheduler, auth });
   return app;
 
   function getJob(idText: string) {
