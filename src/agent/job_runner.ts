@@ -151,7 +151,7 @@ export class JobRunner {
     if (!runtime) throw new Error(`this agent has no runtime ${script.runtime}`);
     const file = `${dir}/${runtime.fileName}`;
     await Deno.writeTextFile(file, script.source, { mode: 0o600 });
-    return runtime.argv.map((arg) => arg.replaceAll("{file}", file));
+    return runtime.argv.map((arg) => arg.replaceAll("{file}", file).replaceAll("{dir}", dir));
   }
 
   #env(): Record<string, string> {

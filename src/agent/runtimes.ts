@@ -11,7 +11,7 @@ import type { RuntimeInfo } from "../protocol/mod.ts";
 export interface Runtime {
   name: string;
   version: string;
-  /** argv with `{file}` standing for the script's path. */
+  /** argv with `{file}` standing for the script's path and `{dir}` for its directory. */
   argv: string[];
   /** The script's file name inside the attempt's directory. */
   fileName: string;
@@ -66,7 +66,10 @@ const BUILTINS: Builtin[] = [
     name: "go",
     bin: "go",
     versionArgs: ["version"],
-    argv: (b) => [b, "run", "{file}"],
+    // `go run` turns every non-zero exit into 1; build, then exec to keep the job's exit code.
+    argv: (
+      b,
+    ) => ["/bin/sh", "-c", `"$0" build -o "$1/main" "$2" && exec "$1/main"`, b, "{dir}", "{file}"],
     fileName: "main.go",
   },
 ];
