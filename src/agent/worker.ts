@@ -61,6 +61,8 @@ export class Worker {
   #socket: WebSocket | null = null;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #draining = false;
+  /** Draining because the agent itself is stopping (the server cannot lift it). */
+  #selfDraining = false;
   #idleWaiters: Array<() => void> = [];
   /** Jobs run to completion since start. */
   completed = 0;
@@ -147,7 +149,7 @@ export class Worker {
         this.#notifyIdle();
         return;
       case "drain":
-        this.#draining = msg.enabled;
+        this.#draining = msg.enabled || this.#selfDraining;
         this.#o.log?.(msg.enabled ? "draining: taking no new work" : "drain lifted");
         return;
       case "error":
@@ -173,6 +175,7 @@ export class Worker {
       }
     }
     this.#notifyIdle();
+    if (this.#selfDraining) this.#send({ type: "draining", enabled: true });
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => this.#sendHeartbeat(), msg.heartbeat_ms);
     this.#o.log?.(`connected as ${this.#o.name} (${this.#o.id})`);
@@ -257,6 +260,8 @@ export class Worker {
   /** Stops taking work; lets running jobs finish for up to `timeoutMs`, then stops them. */
   async drain(timeoutMs: number): Promise<void> {
     this.#draining = true;
+    this.#selfDraining = true;
+    this.#send({ type: "draining", enabled: true });
     const idle = this.#whenIdle();
     const timer = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), timeoutMs));
     if (await Promise.race([idle, timer]) === "timeout") {

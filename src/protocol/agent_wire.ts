@@ -117,6 +117,8 @@ export const AgentMessage = z.discriminatedUnion("type", [
     log_seq: z.number().int().nonnegative(),
     result: AttemptResult,
   }),
+  /** The agent stops (or resumes) taking new work, e.g. on SIGTERM. */
+  z.strictObject({ type: z.literal("draining"), enabled: z.boolean() }),
   /** The agent will not run an assignment (no free slot, draining). */
   z.strictObject({
     type: z.literal("refuse"),

@@ -40,7 +40,10 @@ export interface AgentState extends Offer {
   attempts: Set<string>;
   link: AgentLink | null;
   liveness: Liveness;
+  /** An operator drained it (kept across reconnects and restarts). */
   draining: boolean;
+  /** The agent said it is stopping (this connection only). */
+  selfDraining: boolean;
   /** Monotonic ms of the last frame (or of the server start, for a remembered agent). */
   lastSeenMono: number;
   /** Monotonic ms when it disconnected. */
@@ -74,6 +77,7 @@ export class AgentRegistry {
   readonly #agents = new Map<string, AgentState>();
   readonly #now: () => number;
   readonly #mono: () => number;
+  #closing = false;
 
   constructor(options: AgentRegistryOptions) {
     this.#store = options.store;
@@ -104,6 +108,7 @@ export class AgentRegistry {
         link: null,
         liveness,
         draining: row.draining === 1,
+        selfDraining: false,
         lastSeenMono: mono,
         disconnectedMono: mono,
         connectedAt: null,
@@ -131,7 +136,7 @@ export class AgentRegistry {
   /** Connected, not draining agents with a free slot, least loaded first. */
   ready(): AgentState[] {
     return this.connected()
-      .filter((a) => !a.draining && a.attempts.size < a.slots)
+      .filter((a) => !a.draining && !a.selfDraining && a.attempts.size < a.slots)
       .sort((a, b) => a.attempts.size / a.slots - b.attempts.size / b.slots);
   }
 
@@ -153,6 +158,7 @@ export class AgentRegistry {
       link,
       liveness: "connected",
       draining: old?.draining ?? false,
+      selfDraining: false,
       lastSeenMono: this.#mono(),
       disconnectedMono: 0,
       connectedAt: now,
@@ -184,6 +190,8 @@ export class AgentRegistry {
     agent.link = null;
     agent.liveness = "disconnected";
     agent.disconnectedMono = this.#mono();
+    // At shutdown the store may be closed; the next start gives every agent a fresh grace.
+    if (this.#closing) return;
     this.#store.write(() => this.#store.setAgentStatus(agent.id, "disconnected", this.#now()));
     this.#changed(agent);
   }
@@ -234,6 +242,13 @@ export class AgentRegistry {
     return agent;
   }
 
+  /** Records that the agent itself started or stopped draining (for this connection only). */
+  markDraining(agent: AgentState, draining: boolean): void {
+    if (agent.selfDraining === draining) return;
+    agent.selfDraining = draining;
+    this.#changed(agent);
+  }
+
   /** Finds an agent by id, or by name when the name is unique. */
   find(idOrName: string): AgentState | undefined {
     const byId = this.#agents.get(idOrName);
@@ -268,6 +283,7 @@ export class AgentRegistry {
 
   /** Closes every connection (server shutdown) without marking agents lost. */
   closeAll(): void {
+    this.#closing = true;
     for (const agent of this.#agents.values()) {
       agent.link?.close(1001, "server shutting down");
     }
@@ -277,7 +293,7 @@ export class AgentRegistry {
   view(agent: AgentState, jobIdOf: (attemptId: string) => number | undefined): AgentView {
     const status: AgentStatus = agent.liveness !== "connected"
       ? agent.liveness
-      : agent.draining
+      : agent.draining || agent.selfDraining
       ? "draining"
       : agent.attempts.size > 0
       ? "busy"

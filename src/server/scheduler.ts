@@ -300,6 +300,10 @@ export class Scheduler {
         return this.#onFinished(agent, msg.attempt_id, msg.result);
       case "refuse":
         return this.#onRefuse(agent, msg.attempt_id, msg.reason);
+      case "draining":
+        this.agents.markDraining(agent, msg.enabled);
+        if (!msg.enabled) this.kick();
+        return;
     }
   }
 
@@ -567,7 +571,7 @@ export class Scheduler {
     if (!needs) return null;
     const offers = this.agents.connected();
     return unmetNeed(needs, offers) ??
-      (offers.some((a) => a.draining) && offers.every((a) => a.draining)
+      (offers.every((a) => a.draining || a.selfDraining)
         ? "every matching agent is draining"
         : "waiting for a free slot");
   }
