@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Assignment, AttemptResult } from "../protocol/mod.ts";
+import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
 import { JobProcess } from "./process.ts";
 import type { RuntimeTable } from "./runtimes.ts";
 
@@ -168,34 +168,16 @@ export class JobRunner {
 
   /** Reads one stream to its end, handing capped pieces to `onOutput` in order. */
   async #pump(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
-    const cap = this.assignment.max_output_bytes;
     const decoder = new TextDecoder("utf-8", { fatal: false });
+    const lines = new LineCap(this.assignment.spec.max_line_bytes ?? DEFAULT_MAX_LINE);
     const reader = stream.getReader();
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (this.#outputBytes >= cap) {
-          this.#truncated += value.byteLength;
-          continue;
-        }
-        let bytes = value;
-        if (this.#outputBytes + bytes.byteLength > cap) {
-          const keep = cap - this.#outputBytes;
-          this.#truncated += bytes.byteLength - keep;
-          bytes = bytes.subarray(0, keep);
-        }
-        this.#outputBytes += bytes.byteLength;
-        const text = decoder.decode(bytes, { stream: true });
-        for (let i = 0; i < text.length;) {
-          let end = Math.min(text.length, i + MAX_PIECE);
-          // Never split a surrogate pair between two pieces.
-          const last = text.charCodeAt(end - 1);
-          if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-          await this.#callbacks.onOutput(name, text.slice(i, end));
-          i = end;
-        }
+        for (const part of lines.feed(value)) await this.#emit(name, decoder, part);
       }
+      for (const part of lines.end()) await this.#emit(name, decoder, part);
       const tail = decoder.decode();
       if (tail) await this.#callbacks.onOutput(name, tail);
     } catch {
@@ -203,5 +185,78 @@ export class JobRunner {
     } finally {
       reader.releaseLock();
     }
+  }
+
+  /** Counts `value` against the job's output cap and hands the kept part on as text. */
+  async #emit(name: "stdout" | "stderr", decoder: TextDecoder, value: Uint8Array) {
+    const cap = this.assignment.max_output_bytes;
+    if (this.#outputBytes >= cap) {
+      this.#truncated += value.byteLength;
+      return;
+    }
+    let bytes = value;
+    if (this.#outputBytes + bytes.byteLength > cap) {
+      const keep = cap - this.#outputBytes;
+      this.#truncated += bytes.byteLength - keep;
+      bytes = bytes.subarray(0, keep);
+    }
+    this.#outputBytes += bytes.byteLength;
+    const text = decoder.decode(bytes, { stream: true });
+    for (let i = 0; i < text.length;) {
+      let end = Math.min(text.length, i + MAX_PIECE);
+      // Never split a surrogate pair between two pieces.
+      const last = text.charCodeAt(end - 1);
+      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+      await this.#callbacks.onOutput(name, text.slice(i, end));
+      i = end;
+    }
+  }
+}
+
+/**
+ * Cuts lines longer than `max` bytes: the rest of such a line is dropped and a
+ * `[jobdist: line truncated N bytes]` marker ends it, so one endless line cannot eat the job's
+ * whole output budget or a reader's memory.
+ */
+export class LineCap {
+  readonly #max: number;
+  #lineBytes = 0;
+  #dropped = 0;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** The parts of `chunk` to keep, in order. */
+  feed(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      const room = Math.max(0, this.#max - this.#lineBytes);
+      const take = Math.min(room, end - start);
+      if (take > 0) out.push(chunk.subarray(start, start + take));
+      this.#lineBytes += take;
+      this.#dropped += end - start - take;
+      if (nl === -1) break;
+      if (this.#dropped > 0) out.push(this.#marker());
+      out.push(chunk.subarray(nl, nl + 1));
+      this.#lineBytes = 0;
+      this.#dropped = 0;
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  /** What to emit when the stream ends (the marker of a cut last line). */
+  end(): Uint8Array[] {
+    return this.#dropped > 0 ? [this.#marker()] : [];
+  }
+
+  #marker(): Uint8Array {
+    const m = new TextEncoder().encode(`[jobdist: line truncated ${this.#dropped} bytes]`);
+    this.#dropped = 0;
+    return m;
   }
 }

@@ -111,6 +111,9 @@ export const Script = z.strictObject({
 /** Default cap on the output stored for one job (16 MiB). */
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
+/** Default cap on one line of output (1 MiB); the rest of a longer line is dropped. */
+export const DEFAULT_MAX_LINE = 1024 * 1024;
+
 /** The spec of a job as submitted. Exactly one of `command`, `shell`, `script`. */
 export const JobSpec = z.strictObject({
   command: z.array(z.string().max(100_000)).min(1).max(10_000).optional(),
@@ -135,6 +138,7 @@ export const JobSpec = z.strictObject({
   delay: Duration.optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
   max_output_bytes: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
+  max_line_bytes: z.number().int().min(80).max(64 * 1024 * 1024).optional(),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
 }).superRefine((spec, ctx) => {
   const kinds = [spec.command, spec.shell, spec.script].filter((k) => k !== undefined).length;
