@@ -154,10 +154,14 @@ export async function waitUntil<T>(
 /** Waits until job `id` reaches a terminal state and returns it. */
 export function waitForJob(client: Client, id: number, timeoutMs = 30_000): Promise<JobView> {
   const terminal = new Set(["succeeded", "failed", "timed_out", "cancelled"]);
-  return waitUntil(async () => {
-    const job = await client.job(id);
-    return terminal.has(job.state) ? job : null;
-  }, timeoutMs, `job ${id} to finish`);
+  return waitUntil(
+    async () => {
+      const job = await client.job(id);
+      return terminal.has(job.state) ? job : null;
+    },
+    timeoutMs,
+    `job ${id} to finish`,
+  );
 }
 
 /** The whole output of a job as text. */

@@ -21,7 +21,7 @@ import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
 import { mountUi } from "./ui_routes.ts";
-import { Scheduler, SchedulerError } from "./scheduler.ts";
+import { type Scheduler, SchedulerError } from "./scheduler.ts";
 import { agentViews, jobView } from "./views.ts";
 
 /** What the app needs. */

@@ -55,7 +55,10 @@ Deno.test("e2e: a job in each runtime returns its stdout, stderr and exit code",
         assert.equal(done.state, "failed", `${runtime}: ${done.reason}`);
         assert.equal(done.exit_code, 3);
         assert.equal(done.reason, "exit code 3");
-        assert.equal(await logText(server.client, job.id, "stdout"), `hello from ${runtime} ${job.id}\n`);
+        assert.equal(
+          await logText(server.client, job.id, "stdout"),
+          `hello from ${runtime} ${job.id}\n`,
+        );
         assert.equal(await logText(server.client, job.id, "stderr"), "to stderr\n");
       });
     }

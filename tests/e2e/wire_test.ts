@@ -19,7 +19,9 @@ async function rawSocket(url: string) {
   });
   const next = async () => {
     const n = frames.length;
-    for (let i = 0; i < 200 && frames.length === n; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && frames.length === n; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
     return frames[n];
   };
   return { ws, frames, closed, next };
@@ -56,7 +58,9 @@ Deno.test("agent hub: malformed frames get an error frame and the socket stays u
     s.ws.send(JSON.stringify(hello("raw-1")));
     const welcome = await s.next();
     assert.equal(welcome.type, "welcome");
-    s.ws.send(JSON.stringify({ type: "log", attempt_id: "999.1", seq: 0, stream: "stdout", data: "x" }));
+    s.ws.send(
+      JSON.stringify({ type: "log", attempt_id: "999.1", seq: 0, stream: "stdout", data: "x" }),
+    );
     const reject = await s.next();
     assert.equal(reject.type, "reject");
     s.ws.send(JSON.stringify({ type: "heartbeat", running: "nope" }));
@@ -112,7 +116,17 @@ Deno.test("agent hub: a bad token and a wrong protocol version are refused with 
 Deno.test("e2e: an agent process killed and restarted reconnects and gets new work", async () => {
   const server = await startTestServer({ lostAfterMs: 1_000 });
   const stateDir = await Deno.makeTempDir();
-  const args = ["agent", "--server", server.url, "--name", "phoenix", "--slots", "2", "--state-dir", stateDir];
+  const args = [
+    "agent",
+    "--server",
+    server.url,
+    "--name",
+    "phoenix",
+    "--slots",
+    "2",
+    "--state-dir",
+    stateDir,
+  ];
   let child = spawnJobdist(args);
   try {
     await child.waitFor(/connected as phoenix/);
