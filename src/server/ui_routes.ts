@@ -1,11 +1,42 @@
 /**
- * The dashboard's routes (`/`, its assets and the `/ws/ui` event stream).
+ * The dashboard's routes: the pages (rendered here with preact-render-to-string), the embedded
+ * client bundle and stylesheet, login and logout, the JSON reads the islands make, the
+ * same-origin gateway to the API, and the `/ws/ui` event stream.
  * @module
  */
 
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import { BUNDLE_JS } from "../ui/bundle.ts";
+import { parseJobFilter } from "../ui/lib/job_filter.ts";
+import {
+  AgentsPage,
+  JobPage,
+  JobsPage,
+  LoginPage,
+  NotFoundPage,
+  OverviewPage,
+  type PageContext,
+  renderPage,
+  SubmitPage,
+} from "../ui/pages.tsx";
+import { CSS } from "../ui/styles.ts";
+import { parseTopics } from "../ui/wire.ts";
 import type { Authenticator, Principal } from "./auth.ts";
+import { HttpError } from "./http_error.ts";
 import type { Scheduler } from "./scheduler.ts";
+import { listJobPage, logPage, overviewSnapshot, resolveAgentFilter } from "./ui_data.ts";
+import { forwardToApi, GATEWAY_PREFIX } from "./ui_gateway.ts";
+import { UiMetrics } from "./ui_metrics.ts";
+import {
+  isSecure,
+  loginCookie,
+  logoutCookie,
+  safeNext,
+  sameOrigin,
+  uiPrincipal,
+} from "./ui_session.ts";
+import { UiHub } from "./ui_stream.ts";
+import { agentViews, jobView } from "./views.ts";
 
 /** What the dashboard routes need. */
 export interface UiDeps {
@@ -13,13 +44,213 @@ export interface UiDeps {
   auth: Authenticator;
 }
 
+type Env = { Variables: { principal: Principal } };
+
+/** Jobs per page of the jobs list. */
+const PAGE_SIZE = 50;
+
+/** Headers of every HTML page: no inline script may run, and no other site may frame it. */
+const PAGE_HEADERS = {
+  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self' " +
+    "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; " +
+    "base-uri 'none'; form-action 'self'",
+  "x-content-type-options": "nosniff",
+  "x-frame-options": "DENY",
+  "referrer-policy": "same-origin",
+  "cache-control": "no-store",
+};
+
 /** Mounts the dashboard on `app`. */
-export function mountUi(
-  app: Hono<{ Variables: { principal: Principal } }>,
-  _deps: UiDeps,
-): void {
-  app.get("/", (c) =>
-    c.html(
-      "<!doctype html><title>jobdist</title><p>jobdist is running. See <a href=/api/v1/jobs>/api/v1/jobs</a>.</p>",
-    ));
+export function mountUi(app: Hono<Env>, deps: UiDeps): void {
+  const { scheduler, auth } = deps;
+  const metrics = new UiMetrics(scheduler);
+  const hub = new UiHub(scheduler, metrics);
+  const assetVersion = fingerprint(BUNDLE_JS + CSS);
+
+  const page = (c: Context, status: 200 | 401 | 404, html: string) =>
+    c.html(html, status, PAGE_HEADERS);
+  const context = (): PageContext => ({ assetVersion, loggedIn: auth.required, now: Date.now() });
+  /** The viewer, or a redirect to the login page. */
+  const viewer = async (c: Context): Promise<Response | null> => {
+    if (await uiPrincipal(auth, c)) return null;
+    const url = new URL(c.req.url);
+    return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
+  };
+  const requireViewer = async (c: Context) => {
+    if (!(await uiPrincipal(auth, c))) {
+      throw new HttpError(401, "unauthorized", "Log in to the dashboard first");
+    }
+  };
+
+  app.get("/ui/app.js", (c) =>
+    c.body(BUNDLE_JS, 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      ...assetCache(c, assetVersion),
+    }));
+  app.get(
+    "/ui/app.css",
+    (c) =>
+      c.body(CSS, 200, {
+        "content-type": "text/css; charset=utf-8",
+        ...assetCache(c, assetVersion),
+      }),
+  );
+
+  app.get("/login", async (c) => {
+    const next = safeNext(c.req.query("next"));
+    if (!auth.required || await uiPrincipal(auth, c)) return c.redirect(next, 303);
+    return page(c, 200, renderPage(LoginPage, { ctx: { ...context(), loggedIn: false }, next }));
+  });
+  app.post("/login", async (c) => {
+    if (!sameOrigin(c)) throw new HttpError(403, "forbidden", "Cross-origin login is not allowed");
+    const form = await c.req.parseBody();
+    const next = safeNext(typeof form.next === "string" ? form.next : "/");
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    const principal = token ? await auth.authenticate(token) : null;
+    if (auth.required && principal?.role !== "admin") {
+      const error = principal ? "That token may only connect agents" : "That token is not valid";
+      return page(
+        c,
+        401,
+        renderPage(LoginPage, { ctx: { ...context(), loggedIn: false }, next, error }),
+      );
+    }
+    if (auth.required) c.header("set-cookie", loginCookie(token, isSecure(c)));
+    return c.redirect(next, 303);
+  });
+  app.post("/logout", (c) => {
+    if (!sameOrigin(c)) throw new HttpError(403, "forbidden", "Cross-origin logout is not allowed");
+    c.header("set-cookie", logoutCookie());
+    return c.redirect(auth.required ? "/login" : "/", 303);
+  });
+
+  app.get("/", async (c) =>
+    await viewer(c) ??
+      page(
+        c,
+        200,
+        renderPage(OverviewPage, {
+          ctx: context(),
+          overview: overviewSnapshot(scheduler, metrics),
+        }),
+      ));
+
+  app.get(
+    "/agents",
+    async (c) =>
+      await viewer(c) ??
+        page(c, 200, renderPage(AgentsPage, { ctx: context(), agents: agentViews(scheduler) })),
+  );
+
+  app.get("/submit", async (c) =>
+    await viewer(c) ??
+      page(
+        c,
+        200,
+        renderPage(SubmitPage, {
+          ctx: context(),
+          agents: agentViews(scheduler),
+          queues: recentQueues(),
+        }),
+      ));
+
+  app.get("/jobs", async (c) => {
+    const redirect = await viewer(c);
+    if (redirect) return redirect;
+    const url = new URL(c.req.url);
+    const filter = resolveAgentFilter(scheduler, parseJobFilter(url.searchParams));
+    const cursor = url.searchParams.get("cursor");
+    const found = listJobPage(scheduler, filter, cursor, PAGE_SIZE);
+    return page(
+      c,
+      200,
+      renderPage(JobsPage, {
+        ctx: context(),
+        page: {
+          ...found,
+          filter,
+          cursor: cursor && /^\d+$/.test(cursor) ? cursor : null,
+          limit: PAGE_SIZE,
+          queues: recentQueues(),
+        },
+      }),
+    );
+  });
+
+  app.get("/jobs/:id", async (c) => {
+    const redirect = await viewer(c);
+    if (redirect) return redirect;
+    const id = c.req.param("id");
+    const row = /^\d{1,15}$/.test(id) ? scheduler.store.getJob(Number(id)) : undefined;
+    if (!row) {
+      return page(c, 404, renderPage(NotFoundPage, { ctx: context(), message: `No job ${id}.` }));
+    }
+    const detail = { job: jobView(row, scheduler, true), log: logPage(scheduler, row.id, {}) };
+    return page(c, 200, renderPage(JobPage, { ctx: context(), detail }));
+  });
+
+  app.get("/ui/data/jobs", async (c) => {
+    await requireViewer(c);
+    const url = new URL(c.req.url);
+    const filter = resolveAgentFilter(scheduler, parseJobFilter(url.searchParams));
+    const limit = Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE));
+    return c.json(listJobPage(scheduler, filter, url.searchParams.get("cursor"), limit));
+  });
+
+  app.get("/ui/data/jobs/:id/log", async (c) => {
+    await requireViewer(c);
+    const id = c.req.param("id");
+    if (!/^\d{1,15}$/.test(id)) throw new HttpError(400, "invalid", `"${id}" is not a job id`);
+    const at = (name: string) => {
+      const v = c.req.query(name);
+      if (v === undefined) return undefined;
+      if (!/^\d{1,15}$/.test(v)) {
+        throw new HttpError(400, "invalid", `${name}: expected a byte offset`);
+      }
+      return Number(v);
+    };
+    return c.json(logPage(scheduler, Number(id), { before: at("before"), from: at("from") }));
+  });
+
+  app.all(`${GATEWAY_PREFIX}/*`, (c) => forwardToApi(c, app.fetch));
+
+  app.get("/ws/ui", async (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new HttpError(426, "upgrade_required", "Expected a WebSocket upgrade");
+    }
+    if (!sameOrigin(c)) {
+      throw new HttpError(403, "forbidden", "Cross-origin event streams are not allowed");
+    }
+    await requireViewer(c);
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    hub.accept(socket, parseTopics(c.req.query("topics")));
+    return response;
+  });
+
+  /** Queues of recent jobs, for the forms' suggestions. */
+  function recentQueues(): string[] {
+    const queues = new Set(["default"]);
+    for (const row of scheduler.store.listJobs({ limit: 500 })) queues.add(row.queue);
+    return [...queues].sort();
+  }
+}
+
+/** Long caching for a fingerprinted asset URL, revalidation otherwise. */
+function assetCache(c: Context, version: string): Record<string, string> {
+  return {
+    "cache-control": c.req.query("v") === version
+      ? "public, max-age=31536000, immutable"
+      : "no-cache",
+    "x-content-type-options": "nosniff",
+  };
+}
+
+/** A short FNV-1a fingerprint of `text`. */
+function fingerprint(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
 }

@@ -24,6 +24,7 @@ export interface AnsiRun {
 }
 
 // CSI sequences (ESC [ ... final byte), OSC sequences (ESC ] ... BEL or ESC \), other escapes.
+// deno-lint-ignore no-control-regex -- matching escape sequences is the point
 const ESCAPE = /\x1b\[([0-9;:?]*)([@-~])|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]?/g;
 
 /**

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { JOB_STATES, type JobState, type JobView } from "../../protocol/mod.ts";
+import type { JobState, JobView } from "../../protocol/mod.ts";
+import { isJobState } from "./states.ts";
 
 /** What the jobs page filters on. Every field is optional; empty means "any". */
 export interface JobFilter {
@@ -19,7 +20,7 @@ export interface JobFilter {
 /** The filter of a query string (`state=queued,running&queue=&agent=&tag=&q=`). */
 export function parseJobFilter(params: URLSearchParams): JobFilter {
   const states = params.getAll("state").flatMap((s) => s.split(","))
-    .filter((s): s is JobState => (JOB_STATES as readonly string[]).includes(s));
+    .filter(isJobState);
   return {
     states: [...new Set(states)],
     queue: (params.get("queue") ?? "").trim(),

@@ -1,0 +1,149 @@
+/**
+ * The overview: jobs by state, agents online and busy, the last hour as a chart, and recent
+ * failures. Live through the `overview` topic.
+ * @module
+ */
+
+import { useState } from "preact/hooks";
+import { STATES } from "../lib/states.ts";
+import { LiveDot, StateBadge } from "../components.tsx";
+import { formatAgo, stateLabel } from "../lib/format.ts";
+import { jobSummary } from "../lib/job_filter.ts";
+import { useLive, useNow } from "../lib/live.ts";
+import type { UiMinute, UiOverview } from "../wire.ts";
+
+/** Props of {@linkcode LiveOverview}. */
+export interface LiveOverviewProps {
+  overview: UiOverview;
+  /** When the server rendered the page (ms). */
+  now: number;
+}
+
+/** The overview island. */
+export function LiveOverview(props: LiveOverviewProps) {
+  const [data, setData] = useState(props.overview);
+  const now = useNow(props.now);
+  const status = useLive(["overview"], {
+    onMessage(msg) {
+      if (msg.type === "overview") setData(msg.overview);
+    },
+  });
+  const { agents } = data;
+  return (
+    <>
+      <h1>
+        Overview <LiveDot status={status} />
+      </h1>
+      <section aria-label="Jobs by state" class="grid">
+        {STATES.map((s) => (
+          <a class="panel stat" href={`/jobs?state=${s}`} data-count={s}>
+            <div class={`n s-${s}`}>{data.counts[s] ?? 0}</div>
+            <div class="l">{stateLabel(s)}</div>
+          </a>
+        ))}
+      </section>
+      <h2>Agents</h2>
+      <section aria-label="Agents" class="grid">
+        <a class="panel stat" href="/agents">
+          <div class="n" data-agents-online>{agents.online}</div>
+          <div class="l">online of {agents.total}</div>
+        </a>
+        <a class="panel stat" href="/agents">
+          <div class="n">{agents.busy}</div>
+          <div class="l">busy</div>
+        </a>
+        <a class="panel stat" href="/agents">
+          <div class="n">{agents.slots_used}/{agents.slots}</div>
+          <div class="l">slots in use</div>
+        </a>
+      </section>
+      <h2>Last hour</h2>
+      <Chart minutes={data.minutes} />
+      <h2>Recent failures</h2>
+      {data.recent_failures.length === 0
+        ? <p class="muted">No failed jobs.</p>
+        : (
+          <div class="panel table-wrap">
+            <table class="jobs">
+              <thead>
+                <tr>
+                  <th>Job</th>
+                  <th>State</th>
+                  <th>Command</th>
+                  <th>Why</th>
+                  <th>Finished</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.recent_failures.map((j) => (
+                  <tr>
+                    <td>
+                      <a href={`/jobs/${j.id}`}>#{j.id}</a>
+                    </td>
+                    <td>
+                      <StateBadge state={j.state} />
+                    </td>
+                    <td class="cmd" title={jobSummary(j)}>{j.name ?? jobSummary(j)}</td>
+                    <td class="reason">{j.reason ?? ""}</td>
+                    <td class="hide-sm">{formatAgo(j.finished_at, now)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+    </>
+  );
+}
+
+/** Finished jobs per minute as bars, queue depth as a line. */
+function Chart({ minutes }: { minutes: UiMinute[] }) {
+  const w = 600, h = 150, pad = 4;
+  const bw = w / Math.max(1, minutes.length);
+  const maxDone = Math.max(1, ...minutes.map((m) => m.succeeded + m.failed));
+  const maxDepth = Math.max(1, ...minutes.map((m) => m.queued));
+  const y = (v: number, max: number) => h - pad - (v / max) * (h - 2 * pad);
+  const total = minutes.reduce((n, m) => n + m.succeeded + m.failed, 0);
+  const depthPath = minutes
+    .map((m, i) => `${i ? "L" : "M"}${(i + 0.5) * bw},${y(m.queued, maxDepth).toFixed(1)}`)
+    .join(" ");
+  return (
+    <figure class="panel chart" style="margin:0">
+      <svg
+        viewBox={`0 0 ${w} ${h}`}
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={`${total} jobs finished in the last hour; at most ${maxDone} in one minute`}
+      >
+        <line class="axis" x1="0" x2={w} y1={h - pad} y2={h - pad} />
+        {minutes.map((m, i) => {
+          const ok = y(m.succeeded, maxDone), bad = y(m.succeeded + m.failed, maxDone);
+          return (
+            <g>
+              <title>
+                {`${
+                  new Date(m.t).toISOString().slice(11, 16)
+                }Z: ${m.succeeded} succeeded, ${m.failed} failed, ${m.queued} queued`}
+              </title>
+              <rect class="ok" x={i * bw + 1} width={bw - 2} y={ok} height={h - pad - ok} />
+              <rect class="bad" x={i * bw + 1} width={bw - 2} y={bad} height={ok - bad} />
+            </g>
+          );
+        })}
+        <path class="depth" d={depthPath} vector-effect="non-scaling-stroke" />
+      </svg>
+      <figcaption class="legend">
+        <span>
+          <i style="background:var(--ok)" />succeeded per minute
+        </span>
+        <span>
+          <i style="background:var(--bad)" />failed, timed out or cancelled
+        </span>
+        <span>
+          <i style="background:var(--warn)" />queue depth (max {maxDepth})
+        </span>
+        <span>{total} finished in the last hour</span>
+      </figcaption>
+    </figure>
+  );
+}
