@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Client } from "../../src/cli/client.ts";
 import { logText } from "../helpers.ts";
 import {
+  alive,
   checkDatabase,
   checkJobs,
   Fixture,
@@ -83,6 +84,14 @@ Deno.test("faults: the server killed -9 five times during submissions: no acknow
       30_000,
       "the long jobs to run",
     );
+    const longPids = await waitUntil(
+      () => {
+        const shells = f.leftovers().filter((p) => p.cmdline.includes(release));
+        return shells.length === longIds.length ? shells.map((p) => p.pid) : null;
+      },
+      10_000,
+      "the long jobs' processes",
+    );
 
     streams.push(submitStream(srv.url, "echo short"), submitStream(srv.url, "echo short"));
     const ackedCount = () => streams.reduce((n, s) => n + s.acked.length, 0);
@@ -112,6 +121,7 @@ Deno.test("faults: the server killed -9 five times during submissions: no acknow
       assert.equal(job.state, "running", `long job ${id} is ${job.state}`);
       assert.equal(job.attempt_count, 1, `long job ${id} was requeued`);
     }
+    assert.ok(longPids.every(alive), "the long jobs' processes survived every kill");
     await Deno.writeTextFile(release, "");
 
     const acked = streams.flatMap((s) => s.acked);
