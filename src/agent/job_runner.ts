@@ -7,7 +7,7 @@
 
 import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
 import { JobProcess } from "./process.ts";
-import type { RuntimeTable } from "./runtimes.ts";
+import { type RuntimeTable, which } from "./runtimes.ts";
 
 /** Why an attempt is being stopped. */
 export type StopReason = "timeout" | "cancelled" | "stale" | "drain";
@@ -29,6 +29,8 @@ export interface JobRunnerOptions {
   marker: string;
   /** Parent of the per-attempt directories (default: the system temp dir). */
   workRoot?: string;
+  /** Path of `setsid(1)`, see `process.ts` (default: spawn detached). */
+  setsid?: string | null;
 }
 
 /** Largest piece of output handed to `onOutput` at once (characters). */
@@ -74,13 +76,18 @@ export class JobRunner {
       dir = await Deno.makeTempDir({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
       const argv = await this.#argv(dir);
       if (this.#stopReason) return this.#result(null, null, started, null);
+      const env = this.#env();
+      // Resolved here so a missing program is reported as such, not as setsid's exit code.
+      const program = await which(argv[0], env.PATH ?? "");
+      if (!program) return this.#result(null, null, started, `cannot start ${argv[0]}: not found`);
       let proc: JobProcess;
       try {
         proc = JobProcess.spawn({
-          argv,
+          argv: [program, ...argv.slice(1)],
           cwd: a.spec.cwd ?? dir,
-          env: this.#env(),
+          env,
           marker: this.#options.marker,
+          setsid: this.#options.setsid,
         });
       } catch (e) {
         const why = e instanceof Deno.errors.NotFound
@@ -227,25 +234,30 @@ export class LineCap {
     this.#max = max;
   }
 
-  /** The parts of `chunk` to keep, in order. */
+  /** The parts of `chunk` to keep, in order: as few as possible (one unless a line is cut). */
   feed(chunk: Uint8Array): Uint8Array[] {
     const out: Uint8Array[] = [];
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(10, start);
+    let keepFrom = 0; // start of the kept range not yet pushed
+    let pos = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(10, pos);
       const end = nl === -1 ? chunk.length : nl;
-      const room = Math.max(0, this.#max - this.#lineBytes);
-      const take = Math.min(room, end - start);
-      if (take > 0) out.push(chunk.subarray(start, start + take));
-      this.#lineBytes += take;
-      this.#dropped += end - start - take;
+      const len = end - pos;
+      if (this.#lineBytes + len > this.#max) {
+        const take = Math.max(0, this.#max - this.#lineBytes);
+        if (pos + take > keepFrom) out.push(chunk.subarray(keepFrom, pos + take));
+        this.#dropped += len - take;
+        this.#lineBytes += take;
+        keepFrom = end;
+      } else {
+        this.#lineBytes += len;
+      }
       if (nl === -1) break;
       if (this.#dropped > 0) out.push(this.#marker());
-      out.push(chunk.subarray(nl, nl + 1));
       this.#lineBytes = 0;
-      this.#dropped = 0;
-      start = nl + 1;
+      pos = nl + 1;
     }
+    if (keepFrom < chunk.length) out.push(chunk.subarray(keepFrom));
     return out;
   }
 

@@ -13,6 +13,24 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Value of the `JOBDIST_TRACE` marker set in the environment to find escapees. */
   marker: string;
+  /**
+   * Path of util-linux `setsid`, which makes the job a session leader before it execs: several
+   * times cheaper than `detached: true`, whose spawn path forks. `null`: use `detached`.
+   */
+  setsid?: string | null;
+}
+
+/** Finds the `setsid` program (Linux), or `null`. */
+export function findSetsid(): string | null {
+  if (Deno.build.os !== "linux") return null;
+  for (const path of ["/usr/bin/setsid", "/bin/setsid"]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // not here
+    }
+  }
+  return null;
 }
 
 /** How a process ended. */
@@ -47,7 +65,9 @@ export class JobProcess {
 
   /** Starts the process in its own session. Throws if it cannot be started. */
   static spawn(options: SpawnOptions): JobProcess {
-    const [cmd, ...args] = options.argv;
+    // The spawned child is never a group leader, so setsid(1) calls setsid() and execs
+    // without forking: the job keeps the pid we report.
+    const [cmd, ...args] = options.setsid ? [options.setsid, ...options.argv] : options.argv;
     const child = new Deno.Command(cmd, {
       args,
       cwd: options.cwd,
@@ -56,7 +76,7 @@ export class JobProcess {
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      detached: true,
+      detached: !options.setsid,
     }).spawn();
     return new JobProcess(child, options.marker);
   }

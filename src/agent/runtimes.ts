@@ -77,10 +77,13 @@ const BUILTINS: Builtin[] = [
 /** Runtimes by name. */
 export type RuntimeTable = Map<string, Runtime>;
 
-/** Finds `bin` on PATH; returns its path or `null`. */
-export async function which(bin: string): Promise<string | null> {
+/** Finds `bin` on `path` (default: this process's PATH); returns its path or `null`. */
+export async function which(
+  bin: string,
+  path = Deno.env.get("PATH") ?? "",
+): Promise<string | null> {
   if (bin.includes("/")) return (await isExecutable(bin)) ? bin : null;
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+  for (const dir of path.split(":")) {
     if (!dir) continue;
     const path = `${dir}/${bin}`;
     if (await isExecutable(path)) return path;

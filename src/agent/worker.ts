@@ -21,7 +21,7 @@ import {
 } from "../protocol/mod.ts";
 import { FatalError } from "./connection.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
-import { killMarked } from "./process.ts";
+import { findSetsid, killMarked } from "./process.ts";
 import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
 
 /** What a worker needs. */
@@ -58,6 +58,7 @@ export class Worker {
   readonly #o: WorkerOptions;
   readonly #held = new Map<string, Held>();
   readonly #baseEnv: Record<string, string>;
+  readonly #setsid = findSetsid();
   #socket: WebSocket | null = null;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #draining = false;
@@ -194,6 +195,7 @@ export class Worker {
       baseEnv: this.#baseEnv,
       marker: `${this.#o.id}/${a.attempt_id}`,
       workRoot: this.#o.workRoot,
+      setsid: this.#setsid,
     }, {
       onStart: (pid) => this.#send({ type: "started", attempt_id: a.attempt_id, pid }),
       onOutput: (stream, data) => this.#output(a.attempt_id, held, stream, data),

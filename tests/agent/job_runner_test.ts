@@ -129,3 +129,16 @@ Deno.test("JobRunner.run() reports a missing runtime or command as an error", as
   const s = await run(assignment({ script: { runtime: "cobol", source: "x" } }));
   assert.match(s.result.error ?? "", /no runtime cobol/);
 });
+
+Deno.test("LineCap.feed() passes a chunk of short lines through as one piece", () => {
+  const cap = new LineCap(100);
+  const chunk = new TextEncoder().encode("1\n2\n3\n".repeat(1000) + "tail");
+  const parts = cap.feed(chunk);
+  assert.equal(parts.length, 1);
+  assert.equal(parts[0].length, chunk.length);
+  const cut = new LineCap(3).feed(new TextEncoder().encode("abcdef\nab\nabcdefg"));
+  assert.equal(
+    cut.map((p) => new TextDecoder().decode(p)).join(""),
+    "abc[jobdist: line truncated 3 bytes]\nab\nabc",
+  );
+});
