@@ -74,9 +74,20 @@ export function isTerminal(state: JobState): boolean {
   return TERMINAL_STATES.has(state);
 }
 
+/** The longest duration any field accepts (ten years). */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
+
 /** A duration string such as `"90s"`; see `duration.ts`. */
 export const Duration = z.string().refine((s) => parseDuration(s) !== undefined, {
   message: 'expected a duration such as "500ms", "90s", "15m" or "2h"',
+}).refine((s) => (parseDuration(s) ?? 0) <= MAX_DURATION_MS, {
+  message: "expected a duration of at most 3650d",
+});
+
+
+/** A duration that must be longer than zero (a limit of zero would never let a job run). */
+const PositiveDuration = Duration.refine((s) => (parseDuration(s) ?? 0) > 0, {
+  message: "expected a duration longer than 0",
 });
 
 const Name = z.string().min(1).max(200);
@@ -125,9 +136,9 @@ export const JobSpec = z.strictObject({
   queue: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected a queue name").default("default"),
   priority: z.number().int().min(-1000).max(1000).default(0),
   requires: Requires.optional(),
-  timeout: Duration.optional(),
-  queue_timeout: Duration.optional(),
-  deadline: Duration.optional(),
+  timeout: PositiveDuration.optional(),
+  queue_timeout: PositiveDuration.optional(),
+  deadline: PositiveDuration.optional(),
   kill_grace: Duration.optional(),
   max_attempts: z.number().int().min(1).max(100).default(1),
   max_lost: z.number().int().min(0).max(100).default(2),
