@@ -182,7 +182,15 @@ export class JobRunner {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        for (const part of lines.feed(value)) await this.#emit(name, decoder, part);
+        if (this.#outputBytes >= this.assignment.max_output_bytes) {
+          this.#truncated += value.byteLength; // past the cap: only count
+          continue;
+        }
+        const parts = lines.feed(value);
+        // One read becomes one piece of output, however many lines it holds.
+        if (parts.length) {
+          await this.#emit(name, decoder, parts.length === 1 ? parts[0] : concat(parts));
+        }
       }
       for (const part of lines.end()) await this.#emit(name, decoder, part);
       const tail = decoder.decode();
@@ -218,6 +226,16 @@ export class JobRunner {
       i = end;
     }
   }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

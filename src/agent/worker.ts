@@ -142,7 +142,12 @@ export class Worker {
         return this.#markStale(msg.attempt_id);
       case "log_ack": {
         const h = this.#held.get(msg.attempt_id);
-        if (h) h.retained = h.retained.filter((f) => f.seq >= msg.log_seq);
+        if (h) {
+          // Retained frames are in seq order: drop the acknowledged prefix.
+          let n = 0;
+          while (n < h.retained.length && h.retained[n].seq < msg.log_seq) n++;
+          if (n) h.retained.splice(0, n);
+        }
         return;
       }
       case "ack":

@@ -84,7 +84,6 @@ export const Duration = z.string().refine((s) => parseDuration(s) !== undefined,
   message: "expected a duration of at most 3650d",
 });
 
-
 /** A duration that must be longer than zero (a limit of zero would never let a job run). */
 const PositiveDuration = Duration.refine((s) => (parseDuration(s) ?? 0) > 0, {
   message: "expected a duration longer than 0",

@@ -81,6 +81,8 @@ export class Scheduler {
   readonly #random: () => number;
   #kickQueued = false;
   #acks: Array<{ tx: number; agentId: string; msg: ServerMessage }> = [];
+  /** Pending `log_ack` per attempt: only the newest is sent per commit. */
+  readonly #logAcks = new Map<string, { tx: number; agentId: string; msg: ServerMessage }>();
   #acksArmed = false;
 
   constructor(options: SchedulerOptions) {
@@ -279,7 +281,8 @@ export class Scheduler {
       spec,
       timeout_ms: spec.timeout ? parseDuration(spec.timeout)! : null,
       kill_grace_ms: spec.kill_grace ? parseDuration(spec.kill_grace)! : this.#killGraceMs,
-      max_output_bytes: maxOutput,
+      // The cap is per job: a retry gets what earlier attempts left of it.
+      max_output_bytes: Math.max(0, maxOutput - row.output_bytes),
     });
     this.#emitJob(jobId, "assigned", row.queue, agent.id);
   }
@@ -582,16 +585,28 @@ export class Scheduler {
 
   /** Sends `msg` once everything written so far is durable. */
   #ackWhenDurable(agentId: string, msg: ServerMessage): void {
-    this.#acks.push({ tx: this.store.commits + 1, agentId, msg });
+    const entry = { tx: this.store.commits + 1, agentId, msg };
+    if (msg.type === "log_ack") {
+      const pending = this.#logAcks.get(msg.attempt_id);
+      if (pending) Object.assign(pending, entry);
+      else this.#logAcks.set(msg.attempt_id, entry);
+    } else {
+      this.#acks.push(entry);
+    }
     this.#armAcks();
   }
 
   #armAcks(): void {
-    if (this.#acksArmed || this.#acks.length === 0) return;
+    if (this.#acksArmed || (this.#acks.length === 0 && this.#logAcks.size === 0)) return;
     this.#acksArmed = true;
     this.store.durable().then(() => {
       this.#acksArmed = false;
       const committed = this.store.commits;
+      for (const [id, a] of this.#logAcks) {
+        if (a.tx > committed) continue;
+        this.#logAcks.delete(id);
+        this.agents.send(a.agentId, a.msg);
+      }
       const due = this.#acks.filter((a) => a.tx <= committed);
       this.#acks = this.#acks.filter((a) => a.tx > committed);
       for (const a of due) this.agents.send(a.agentId, a.msg);
