@@ -116,6 +116,7 @@ export function acceptAgentSocket(socket: WebSocket, options: AgentHubOptions): 
       reconcile,
     });
     if (agent.draining) sendMsg({ type: "drain", enabled: true });
+    scheduler.resendKills(agent);
     scheduler.kick();
   };
 

@@ -40,6 +40,8 @@ export interface ActiveAttempt {
   nextSeq: number;
   /** Set when the job ended (cancel, deadline) while the agent still runs the process. */
   ending: boolean;
+  /** Why the process must be killed once `ending` (sent again after a reconnect). */
+  killReason: "cancelled" | "timeout";
   maxOutput: number;
 }
 
@@ -122,6 +124,7 @@ export class Scheduler {
         state: a.state === "running" ? "running" : "assigned",
         nextSeq: this.store.nextLogSeq(a.job_id, a.id),
         ending: isTerminal(job.state),
+        killReason: job.state === "cancelled" ? "cancelled" : "timeout",
         maxOutput: spec.max_output_bytes ?? DEFAULT_MAX_OUTPUT,
       });
       this.#output.set(a.job_id, job.output_bytes);
@@ -211,6 +214,7 @@ export class Scheduler {
     const att = row.current_attempt ? this.#active.get(row.current_attempt) : undefined;
     if (att) {
       att.ending = true;
+      att.killReason = killReason;
       this.agents.send(att.agentId, { type: "cancel", attempt_id: att.id, reason: killReason });
     }
     this.#emitJob(row.id, state, row.queue, row.agent_id);
@@ -266,6 +270,7 @@ export class Scheduler {
       state: "assigned",
       nextSeq: 0,
       ending: false,
+      killReason: "cancelled",
       maxOutput,
     });
     this.#output.set(jobId, row.output_bytes);
@@ -471,17 +476,23 @@ export class Scheduler {
         continue;
       }
       agent.attempts.add(att.id);
-      if (item.result) {
-        this.#finish(att, item.result);
-        out.push({ attempt_id: att.id, action: "ack", log_seq: att.nextSeq });
-      } else {
-        out.push({ attempt_id: att.id, action: "keep", log_seq: att.nextSeq });
-      }
+      // Even a finished attempt is kept: the agent resends the output the server lacks, then
+      // its result, which is recorded as if it had never been cut off.
+      out.push({ attempt_id: att.id, action: "keep", log_seq: att.nextSeq });
     }
     for (const att of [...this.#active.values()]) {
       if (att.agentId === agent.id && !held.has(att.id)) this.#lose(att, agent.name);
     }
     return out;
+  }
+
+  /** Repeats the kill of attempts whose job ended while their agent was away. */
+  resendKills(agent: AgentState): void {
+    for (const att of this.#active.values()) {
+      if (att.agentId === agent.id && att.ending) {
+        this.agents.send(agent.id, { type: "cancel", attempt_id: att.id, reason: att.killReason });
+      }
+    }
   }
 
   /** Requeues every attempt held by an agent that is now lost. */

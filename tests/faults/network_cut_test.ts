@@ -63,14 +63,9 @@ Deno.test("faults: a connection cut shorter than the grace: no requeue, no dupli
   }
 });
 
-// BUG: the cancel frame is dropped while the agent is disconnected (AgentRegistry.send), and on
-// reconnect Scheduler.reconcile() answers "keep" for the attempt of the cancelled job: its
-// process runs on (here `sleep 1000`), the attempt stays "running" and holds a slot.
+// The cancel cannot reach a cut-off agent; the server repeats it when the agent is back.
 Deno.test(
   "faults: a job cancelled while its agent is cut off is killed when the agent comes back",
-  {
-    ignore: true,
-  },
   async () => {
     const f = await Fixture.create();
     const srv = await f.server({ heartbeat: "300ms", lostAfter: "5s" });
@@ -115,12 +110,8 @@ Deno.test(
   },
 );
 
-// BUG: on reconnect the inventory carries the finished attempt's result; Scheduler.reconcile()
-// records it and answers "ack" at once, and Worker#welcome drops the attempt with its retained
-// output frames, which are never resent: the output printed during the cut ("last") is lost.
-Deno.test("faults: a job that ends while its agent is cut off keeps its whole output", {
-  ignore: true,
-}, async () => {
+// Output printed during the cut is resent before the result, which arrives in the inventory.
+Deno.test("faults: a job that ends while its agent is cut off keeps its whole output", async () => {
   const f = await Fixture.create();
   const srv = await f.server({ heartbeat: "300ms", lostAfter: "5s" });
   const proxy = new TcpProxy({ hostname: "127.0.0.1", port: srv.port });
