@@ -25,14 +25,19 @@ export interface ConnectionHandlers {
 
 /** Options of {@linkcode runConnection}. */
 export interface ConnectionOptions {
-  /** First redial delay (default 250 ms); doubles up to `maxBackoffMs`. */
+  /** First redial delay (default 250 ms); doubles up to `maxBackoffMs` (default 5 s). */
   initialBackoffMs?: number;
-  /** Longest redial delay (default 15 s). */
+  /** Longest redial delay. */
   maxBackoffMs?: number;
   /** Extra options for Deno's WebSocket (headers, TLS client). */
   init?: Record<string, unknown>;
   /** Called with each failure before the redial delay. */
   onRetry?: (error: string, delayMs: number) => void;
+  /**
+   * Whether the last connection got as far as being accepted by the server (welcomed); if so
+   * the backoff starts over, so an agent redials fast after a server restart.
+   */
+  wasAccepted?: () => boolean;
 }
 
 /** Keeps a connection to `url` until `signal` aborts or a fatal error. */
@@ -43,15 +48,17 @@ export async function runConnection(
   options: ConnectionOptions = {},
 ): Promise<void> {
   const initial = options.initialBackoffMs ?? 250;
-  const max = options.maxBackoffMs ?? 15_000;
+  // Kept well under the server's default grace (30 s) so a restart never costs running jobs.
+  const max = options.maxBackoffMs ?? 5_000;
   let failures = 0;
   while (!signal.aborted) {
     const t0 = performance.now();
     const outcome = await connectOnce(url, handlers, signal, options.init);
     if (outcome.fatal) throw new FatalError(outcome.fatal);
     if (signal.aborted) return;
-    // A connection that lived a while was healthy: start the backoff over.
-    failures = performance.now() - t0 > 10_000 ? 1 : failures + 1;
+    // A connection that was accepted or lived a while was healthy: start the backoff over.
+    const healthy = options.wasAccepted?.() || performance.now() - t0 > 10_000;
+    failures = healthy ? 1 : failures + 1;
     const delay = Math.random() * Math.min(max, initial * 2 ** (failures - 1));
     options.onRetry?.(outcome.error, delay);
     await sleep(delay, signal);

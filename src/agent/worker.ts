@@ -106,8 +106,12 @@ export class Worker {
     };
   }
 
+  /** Whether the server welcomed the current (or last) connection. */
+  welcomed = false;
+
   /** The socket opened: say hello. Frames flow once the server welcomes us. */
   opened(socket: WebSocket): void {
+    this.welcomed = false;
     socket.send(JSON.stringify(this.hello()));
   }
 
@@ -168,6 +172,7 @@ export class Worker {
 
   #welcome(msg: Extract<ServerMessage, { type: "welcome" }>, socket: WebSocket): void {
     this.#socket = socket;
+    this.welcomed = true;
     for (const r of msg.reconcile) {
       const h = this.#held.get(r.attempt_id);
       if (!h) continue;
@@ -198,7 +203,7 @@ export class Worker {
     held.runner = new JobRunner(a, {
       runtimes: this.#o.runtimes,
       baseEnv: this.#baseEnv,
-      marker: `${this.#o.id}/${a.attempt_id}`,
+      marker: `${this.#o.id}/${Deno.pid}/${a.attempt_id}`,
       workRoot: this.#o.workRoot,
       setsid: this.#setsid,
     }, {
@@ -290,15 +295,33 @@ export class Worker {
   }
 
   /** Kills leftovers of attempts this agent no longer runs (also from an earlier run). */
+  /**
+   * Markers are `AGENT_ID/AGENT_PID/ATTEMPT_ID`: a process is an orphan when it is this agent's
+   * and its attempt is not held, or when the agent process that started it is gone (any agent
+   * on the host cleans up after one that died and never came back).
+   */
   reapOrphans(): number {
-    const prefix = `${this.#o.id}/`;
-    return killMarked((m) => m.startsWith(prefix) && !this.#held.has(m.slice(prefix.length)));
+    return killMarked((m) => {
+      const [agentId, pid, attemptId] = m.split("/");
+      if (agentId === this.#o.id) return Number(pid) !== Deno.pid || !this.#held.has(attemptId);
+      return !processAlive(Number(pid));
+    });
   }
 
   /** Stops the heartbeat and every running job (agent shutting down). */
   stopAll(reason: StopReason): void {
     clearInterval(this.#heartbeat);
     for (const h of this.#held.values()) h.runner.stop(reason);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return true; // not ours to judge
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
