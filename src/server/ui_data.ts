@@ -6,7 +6,7 @@
 
 import type { JobView } from "../protocol/mod.ts";
 import { isStoreFilter, type JobFilter, matchesJobFilter } from "../ui/lib/job_filter.ts";
-import type { UiLogChunk, UiLogPage, UiOverview } from "../ui/wire.ts";
+import type { UiLogChunk, UiLogPage, UiOverview } from "../protocol/ui_wire.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { UiMetrics } from "./ui_metrics.ts";
 import { agentViews, jobView } from "./views.ts";

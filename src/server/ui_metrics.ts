@@ -6,7 +6,7 @@
  */
 
 import { isTerminal } from "../protocol/mod.ts";
-import type { UiMinute } from "../ui/wire.ts";
+import type { UiMinute } from "../protocol/ui_wire.ts";
 import type { ServerEvent } from "./events.ts";
 import type { Scheduler } from "./scheduler.ts";
 

@@ -20,7 +20,7 @@ import {
   SubmitPage,
 } from "../ui/pages.tsx";
 import { CSS } from "../ui/styles.ts";
-import { parseTopics } from "../ui/wire.ts";
+import { parseTopics } from "../protocol/ui_wire.ts";
 import type { Authenticator, Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import type { Scheduler } from "./scheduler.ts";

@@ -9,8 +9,8 @@
  */
 
 import { isTerminal } from "../protocol/mod.ts";
-import type { UiLogChunk, UiMessage, UiTopic } from "../ui/wire.ts";
-import { UI_FLUSH_MS, UI_OVERVIEW_MS } from "../ui/wire.ts";
+import type { UiLogChunk, UiMessage, UiTopic } from "../protocol/ui_wire.ts";
+import { UI_FLUSH_MS, UI_OVERVIEW_MS } from "../protocol/ui_wire.ts";
 import type { ServerEvent } from "./events.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { overviewSnapshot } from "./ui_data.ts";

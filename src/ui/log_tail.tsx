@@ -11,7 +11,7 @@ import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import { type AnsiRun, type AnsiStyle, parseAnsi } from "./lib/ansi.ts";
 import { API, call } from "./lib/api.ts";
 import { formatBytes } from "./lib/format.ts";
-import type { UiLogChunk, UiLogPage } from "./wire.ts";
+import type { UiLogChunk, UiLogPage } from "../protocol/ui_wire.ts";
 
 /** Output kept on the page before the oldest is dropped. */
 export const MAX_SHOWN_BYTES = 2 * 1024 * 1024;

@@ -14,7 +14,7 @@ import { LiveJobs, type LiveJobsProps } from "./islands/live_jobs.tsx";
 import { LiveOverview } from "./islands/live_overview.tsx";
 import { runtimesOf, SubmitForm } from "./islands/submit_form.tsx";
 import { Layout } from "./layout.tsx";
-import type { UiOverview } from "./wire.ts";
+import type { UiOverview } from "../protocol/ui_wire.ts";
 
 /** What every page needs besides its data. */
 export interface PageContext {

@@ -13,7 +13,7 @@ import { formatBetween, formatInstant } from "../lib/format.ts";
 import { jobSummary } from "../lib/job_filter.ts";
 import { useLive, useNow } from "../lib/live.ts";
 import { addChunks, initialLog, LogTail } from "../log_tail.tsx";
-import type { UiLogPage } from "../wire.ts";
+import type { UiLogPage } from "../../protocol/ui_wire.ts";
 
 /** Props of {@linkcode JobDetail}. */
 export interface JobDetailProps {

@@ -10,7 +10,7 @@ import { LiveDot, StateBadge } from "../components.tsx";
 import { formatAgo, stateLabel } from "../lib/format.ts";
 import { jobSummary } from "../lib/job_filter.ts";
 import { useLive, useNow } from "../lib/live.ts";
-import type { UiMinute, UiOverview } from "../wire.ts";
+import type { UiMinute, UiOverview } from "../../protocol/ui_wire.ts";
 
 /** Props of {@linkcode LiveOverview}. */
 export interface LiveOverviewProps {

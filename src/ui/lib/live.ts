@@ -6,7 +6,7 @@
  */
 
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { UiMessage, UiTopic } from "../wire.ts";
+import type { UiMessage, UiTopic } from "../../protocol/ui_wire.ts";
 
 /** Connection state shown next to live data. */
 export type LiveStatus = "connecting" | "live" | "offline";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AgentView, JobView } from "../protocol/mod.ts";
+import type { AgentView, JobView } from "./http.ts";
 
 /** Least time between two messages of one topic. */
 export const UI_FLUSH_MS = 100;
