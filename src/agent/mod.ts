@@ -101,7 +101,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
       {
         init: config.token ? { headers: { authorization: `Bearer ${config.token}` } } : undefined,
         onRetry: (error, delay) => log(`${error}; retrying in ${Math.round(delay)} ms`),
-      wasAccepted: () => worker.welcomed,
+        wasAccepted: () => worker.welcomed,
       },
     );
   } finally {

@@ -146,7 +146,7 @@ export function parsePairs(items: string[], what: string): Record<string, string
 export function intFlag(text: string | undefined, name: string, min: number, max: number) {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) {
+  if (!/^-?\d+$/.test(text.trim()) || n < min || n > max) {
     throw new UsageError(
       `Invalid --${name} "${text}": expected a whole number from ${min} to ${max}`,
     );

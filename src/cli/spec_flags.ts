@@ -134,7 +134,8 @@ export async function specFromArgs(args: ParsedArgs): Promise<JobSpecInput> {
   if (shell !== undefined) spec.shell = shell;
   if (argv.length) spec.command = argv;
   if (file !== undefined || code !== undefined) {
-    runtime ??= file ? EXT_RUNTIME[file.split(".").pop() ?? ""] : undefined;
+    const ext = file?.split(".").pop() ?? "";
+    runtime ??= Object.hasOwn(EXT_RUNTIME, ext) ? EXT_RUNTIME[ext] : undefined;
     if (!runtime) throw new UsageError("Give --runtime NAME for the script");
     spec.script = { runtime, source: code ?? await readText(file!) };
   } else if (runtime !== undefined) {

@@ -30,8 +30,10 @@ export function parseDuration(text: string): number | undefined {
 
 /** Formats milliseconds for people: `1.2s`, `3m4s`, `2h5m`. */
 export function formatDuration(ms: number): string {
-  if (ms < 1_000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  // Each unit's limit is checked on the rounded value, so 59,999 ms reads "1m", not "60s".
+  if (Math.round(ms) < 1_000) return `${Math.round(ms)}ms`;
+  if (ms < 9_950) return `${(ms / 1_000).toFixed(1)}s`;
+  if (Math.round(ms / 1_000) < 60) return `${Math.round(ms / 1_000)}s`;
   const s = Math.round(ms / 1_000);
   if (s < 3_600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ""}`;
   const m = Math.round(s / 60);

@@ -97,33 +97,38 @@ export class IndexedHeap<K, T> {
     else this.#down(i);
   }
 
-  #swap(a: number, b: number): void {
-    [this.#items[a], this.#items[b]] = [this.#items[b], this.#items[a]];
-    [this.#keys[a], this.#keys[b]] = [this.#keys[b], this.#keys[a]];
-    this.#pos.set(this.#keys[a], a);
-    this.#pos.set(this.#keys[b], b);
+  #place(i: number, item: T, key: K): void {
+    this.#items[i] = item;
+    this.#keys[i] = key;
+    this.#pos.set(key, i);
   }
 
+  // Sifting moves a hole instead of swapping: one write per level, one position update each.
   #up(i: number): void {
+    const item = this.#items[i];
+    const key = this.#keys[i];
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.#less(this.#items[i], this.#items[p])) return;
-      this.#swap(i, p);
+      if (!this.#less(item, this.#items[p])) break;
+      this.#place(i, this.#items[p], this.#keys[p]);
       i = p;
     }
+    this.#place(i, item, key);
   }
 
   #down(i: number): void {
     const n = this.#items.length;
+    const item = this.#items[i];
+    const key = this.#keys[i];
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let m = i;
-      if (l < n && this.#less(this.#items[l], this.#items[m])) m = l;
-      if (r < n && this.#less(this.#items[r], this.#items[m])) m = r;
-      if (m === i) return;
-      this.#swap(i, m);
-      i = m;
+      const c = r < n && this.#less(this.#items[r], this.#items[l]) ? r : l;
+      if (!this.#less(this.#items[c], item)) break;
+      this.#place(i, this.#items[c], this.#keys[c]);
+      i = c;
     }
+    this.#place(i, item, key);
   }
 }
