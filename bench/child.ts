@@ -13,6 +13,11 @@ export interface ChildOptions {
   signal?: AbortSignal;
   /** Working directory (default: the current one). */
   cwd?: string;
+  /**
+   * Run in a session and process group of its own (through `setsid`), so stopping it signals
+   * everything it started too (peer scripts fork Redis clients and workers).
+   */
+  group?: boolean;
 }
 
 /** A running child process whose output lines are kept. */
@@ -26,12 +31,14 @@ export class Child implements AsyncDisposable {
     resolve: (line: string) => void;
   }> = [];
   readonly #name: string;
+  readonly #group: boolean;
   #exited = false;
   readonly status: Promise<Deno.CommandStatus>;
   readonly #pumps: Promise<void>;
 
-  constructor(name: string, process: Deno.ChildProcess) {
+  constructor(name: string, process: Deno.ChildProcess, group = false) {
     this.#name = name;
+    this.#group = group;
     this.process = process;
     this.pid = process.pid;
     this.status = process.status.then((s) => {
@@ -116,24 +123,26 @@ export class Child implements AsyncDisposable {
     return this.#lines.stderr.slice(-n).join("\n");
   }
 
+  #kill(signal: Deno.Signal): void {
+    try {
+      if (this.#group) Deno.kill(-this.pid, signal);
+      else this.process.kill(signal);
+    } catch {
+      // gone already
+    }
+  }
+
   /** Sends `signal`, then SIGKILL if still running after `graceMs`. */
   async stop(signal: Deno.Signal = "SIGTERM", graceMs = 5_000): Promise<Deno.CommandStatus> {
     if (!this.#exited) {
-      try {
-        this.process.kill(signal);
-      } catch {
-        // gone already
-      }
+      this.#kill(signal);
       let timer: ReturnType<typeof setTimeout> | undefined;
       const grace = new Promise<"grace">((r) => timer = setTimeout(() => r("grace"), graceMs));
-      if (await Promise.race([this.status, grace]) === "grace") {
-        try {
-          this.process.kill("SIGKILL");
-        } catch {
-          // gone already
-        }
-      }
+      if (await Promise.race([this.status, grace]) === "grace") this.#kill("SIGKILL");
       clearTimeout(timer);
+    } else if (this.#group) {
+      // Whatever the leader left behind in its group (it holds our pipes open).
+      this.#kill("SIGKILL");
     }
     const status = await this.status;
     await this.#pumps;
@@ -151,15 +160,18 @@ export function spawnChild(
   args: string[],
   options: ChildOptions & { program?: string } = {},
 ): Child {
-  const proc = new Deno.Command(options.program ?? Deno.execPath(), {
-    args: options.program ? args : ["run", "-A", ...args],
+  const program = options.program ?? Deno.execPath();
+  const argv = options.program ? args : ["run", "-A", ...args];
+  // A fresh child is no group leader, so setsid(1) execs in place and keeps the pid.
+  const proc = new Deno.Command(options.group ? "setsid" : program, {
+    args: options.group ? [program, ...argv] : argv,
     env: options.env,
     cwd: options.cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const child = new Child(name, proc);
+  const child = new Child(name, proc, options.group);
   options.signal?.addEventListener("abort", () => child.stop(), { once: true });
   return child;
 }

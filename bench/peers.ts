@@ -30,7 +30,7 @@ async function runPeer(
   program: string,
   args: string[],
 ): Promise<Record<string, number>> {
-  const child = spawnChild(name, args, { program, signal: ctx.signal });
+  const child = spawnChild(name, args, { program, signal: ctx.signal, group: true });
   const status = await child.status;
   await child.stop();
   const last = child.lines("stdout").filter((l) => l.startsWith("{")).at(-1);

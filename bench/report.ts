@@ -22,6 +22,23 @@ export interface Report {
   skipped: Array<{ name: string; why: string }>;
   /** Wall time of the whole run, seconds. */
   seconds: number;
+  /** Git commit measured, with `+dirty` when src/ had uncommitted changes. */
+  revision: string;
+}
+
+/** The commit of the working tree, `+dirty` when src/ or main.ts has uncommitted changes. */
+export function revision(): string {
+  const git = (...args: string[]) =>
+    new TextDecoder().decode(
+      new Deno.Command("git", { args, stdout: "piped", stderr: "null" })
+        .outputSync().stdout,
+    ).trim();
+  try {
+    const head = git("rev-parse", "--short", "HEAD");
+    return git("status", "--porcelain", "--", "src", "main.ts") ? `${head}+dirty` : head;
+  } catch {
+    return "unknown";
+  }
 }
 
 /** The machine the figures come from. */
@@ -117,6 +134,7 @@ export function markdown(report: Report, notes: string): string {
     "",
     `- command: \`${report.command}\``,
     `- date: ${report.date} (whole run ${fmt(report.seconds)} s)`,
+    `- code measured: commit ${report.revision}`,
     `- machine: ${m.cores} cores (${m.cpu}), ${fmt(m.memoryGiB, 1)} GiB memory, ${m.os}`,
     `- Deno ${m.deno} (V8 ${m.v8})`,
     `- runs: ${report.runs} of each benchmark and each peer, interleaved round by round`,
