@@ -7,7 +7,7 @@
 
 import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
 import { JobProcess } from "./process.ts";
-import { type RuntimeTable, which } from "./runtimes.ts";
+import { type RuntimeTable, whichSync } from "./runtimes.ts";
 
 /** Why an attempt is being stopped. */
 export type StopReason = "timeout" | "cancelled" | "stale" | "drain";
@@ -73,12 +73,14 @@ export class JobRunner {
     const a = this.assignment;
     let dir: string | null = null;
     try {
-      dir = await Deno.makeTempDir({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
-      const argv = await this.#argv(dir);
+      // Sync file system calls here: each async one is a thread-pool round trip on the path
+      // from assignment to a running process, and these take microseconds.
+      dir = Deno.makeTempDirSync({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
+      const argv = this.#argv(dir);
       if (this.#stopReason) return this.#result(null, null, started, null);
       const env = this.#env();
       // Resolved here so a missing program is reported as such, not as setsid's exit code.
-      const program = await which(argv[0], env.PATH ?? "");
+      const program = whichSync(argv[0], env.PATH ?? "");
       if (!program) return this.#result(null, null, started, `cannot start ${argv[0]}: not found`);
       let proc: JobProcess;
       try {
@@ -149,7 +151,7 @@ export class JobRunner {
     };
   }
 
-  async #argv(dir: string): Promise<string[]> {
+  #argv(dir: string): string[] {
     const { spec } = this.assignment;
     if (spec.command) return spec.command;
     if (spec.shell !== undefined) return ["/bin/sh", "-c", spec.shell];
@@ -157,7 +159,7 @@ export class JobRunner {
     const runtime = this.#options.runtimes.get(script.runtime);
     if (!runtime) throw new Error(`this agent has no runtime ${script.runtime}`);
     const file = `${dir}/${runtime.fileName}`;
-    await Deno.writeTextFile(file, script.source, { mode: 0o600 });
+    Deno.writeTextFileSync(file, script.source, { mode: 0o600 });
     return runtime.argv.map((arg) => arg.replaceAll("{file}", file).replaceAll("{dir}", dir));
   }
 

@@ -91,6 +91,27 @@ export async function which(
   return null;
 }
 
+/**
+ * {@linkcode which} without the thread-pool round trips of async `stat`: used on the path from
+ * assignment to spawn, where each hop adds latency.
+ */
+export function whichSync(bin: string, path: string): string | null {
+  if (bin.includes("/")) return isExecutableSync(bin) ? bin : null;
+  for (const dir of path.split(":")) {
+    if (dir && isExecutableSync(`${dir}/${bin}`)) return `${dir}/${bin}`;
+  }
+  return null;
+}
+
+function isExecutableSync(path: string): boolean {
+  try {
+    const st = Deno.statSync(path);
+    return st.isFile && ((st.mode ?? 0o111) & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
 async function isExecutable(path: string): Promise<boolean> {
   try {
     const st = await Deno.stat(path);
