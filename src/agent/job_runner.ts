@@ -10,7 +10,7 @@ import { JobProcess } from "./process.ts";
 import { type RuntimeTable, whichSync } from "./runtimes.ts";
 
 /** Why an attempt is being stopped. */
-export type StopReason = "timeout" | "cancelled" | "stale" | "drain";
+export type StopReason = "timeout" | "cancelled" | "stale" | "drain" | "output_limit";
 
 /** What the runner reports while it runs. */
 export interface RunnerCallbacks {
@@ -186,6 +186,7 @@ export class JobRunner {
         if (done) break;
         if (this.#outputBytes >= this.assignment.max_output_bytes) {
           this.#truncated += value.byteLength; // past the cap: only count
+          if (this.assignment.spec.on_output_limit === "fail") this.stop("output_limit");
           continue;
         }
         const parts = lines.feed(value);
@@ -216,6 +217,7 @@ export class JobRunner {
       const keep = cap - this.#outputBytes;
       this.#truncated += bytes.byteLength - keep;
       bytes = bytes.subarray(0, keep);
+      if (this.assignment.spec.on_output_limit === "fail") this.stop("output_limit");
     }
     this.#outputBytes += bytes.byteLength;
     const text = decoder.decode(bytes, { stream: true });

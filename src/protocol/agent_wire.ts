@@ -49,8 +49,12 @@ export const AttemptResult = z.strictObject({
   exit_code: z.number().int().nullable(),
   signal: z.string().max(32).nullable(),
   duration_ms: z.number().nonnegative(),
-  /** Why the agent ended it: `timeout`, `cancelled`, `stale` (server said kill), `drain`. */
-  killed_by: z.enum(["timeout", "cancelled", "stale", "drain"]).nullable().default(null),
+  /**
+   * Why the agent ended it: `timeout`, `cancelled`, `stale` (server said kill), `drain`,
+   * `output_limit` (the job passed its output cap with `on_output_limit: "fail"`).
+   */
+  killed_by: z.enum(["timeout", "cancelled", "stale", "drain", "output_limit"]).nullable()
+    .default(null),
   /** The process could not be started (runtime missing, cwd missing, ...). */
   error: z.string().max(4096).nullable().default(null),
   /** Bytes of output dropped past the job's cap. */

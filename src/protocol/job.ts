@@ -149,6 +149,8 @@ export const JobSpec = z.strictObject({
   idempotency_key: z.string().min(1).max(200).optional(),
   max_output_bytes: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
   max_line_bytes: z.number().int().min(80).max(64 * 1024 * 1024).optional(),
+  /** Past `max_output_bytes`: keep running and drop output (default), or fail the job. */
+  on_output_limit: z.enum(["truncate", "fail"]).optional(),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
 }).superRefine((spec, ctx) => {
   const kinds = [spec.command, spec.shell, spec.script].filter((k) => k !== undefined).length;

@@ -75,5 +75,6 @@ export function followLog(
     cancel() {
       stop.abort();
     },
-  });
+    // Count the backlog in bytes (the default strategy counts chunks).
+  }, { highWaterMark: 1024 * 1024, size: (chunk) => chunk.byteLength });
 }

@@ -376,13 +376,17 @@ export class Scheduler {
     const row = this.store.getJob(att.jobId)!;
     const spec = parseSpec(row);
     const outcome = { exit_code: result.exit_code, signal: result.signal, error: result.error };
+    const cutShort = result.killed_by === "drain" || result.killed_by === "stale";
     const attemptState: AttemptState = result.killed_by === "timeout"
       ? "timed_out"
       : result.killed_by === "cancelled" || att.ending
       ? "cancelled"
+      : cutShort
+      ? "lost"
       : result.exit_code === 0 && !result.error
       ? "succeeded"
       : "failed";
+    if (cutShort) outcome.error ??= `stopped by the agent (${result.killed_by}) before it ended`;
     this.#release(att, attemptState, outcome);
     if (att.ending || isTerminal(row.state)) return this.kick();
 
@@ -392,13 +396,15 @@ export class Scheduler {
       this.store.write(() => this.store.setJobState(row.id, "succeeded", fields));
       this.#clearJobTimers(row.id);
       this.#emitJob(row.id, "succeeded", row.queue, att.agentId);
-    } else if (result.killed_by === "drain" || result.killed_by === "stale") {
+    } else if (cutShort) {
       this.#requeue(row, spec, null);
     } else {
       const why = result.error ?? describeExit(result);
       const failed = row.attempt_count - row.lost_count;
-      const retryable = attemptState === "timed_out" || result.error !== null ||
-        isRetryableExit(spec, result.exit_code);
+      // Too much output is the job's own doing and would recur: no retry.
+      const retryable = result.killed_by !== "output_limit" &&
+        (attemptState === "timed_out" || result.error !== null ||
+          isRetryableExit(spec, result.exit_code));
       if (retryable && failed < spec.max_attempts) {
         const wait = backoffMs(spec, failed, this.#random);
         const reason = `retrying in ${
@@ -438,8 +444,10 @@ export class Scheduler {
 
   /** Puts a job whose attempt was lost (or refused) back in the queue, or fails it. */
   #requeue(row: JobRow, spec: JobSpec, lostWith: string | null): void {
+    // An attempt that never got to finish does not use up max_attempts (attempts minus lost
+    // ones are the failures); only an agent's loss counts against max_lost.
+    this.store.write(() => this.store.addLost(row.id));
     if (lostWith !== null) {
-      this.store.write(() => this.store.addLost(row.id));
       if (row.lost_count + 1 > spec.max_lost) {
         const reason = `lost with its agent ${lostWith} (${
           row.lost_count + 1
@@ -632,6 +640,9 @@ function parseSpec(row: JobRow): JobSpec {
 }
 
 function describeExit(r: AttemptResult): string {
+  if (r.killed_by === "output_limit") {
+    return `output passed its limit (on_output_limit is fail); killed by ${r.signal ?? "exit"}`;
+  }
   if (r.signal) return `killed by ${r.signal}`;
   return `exit code ${r.exit_code}`;
 }

@@ -142,3 +142,12 @@ Deno.test("LineCap.feed() passes a chunk of short lines through as one piece", (
     "abc[jobdist: line truncated 3 bytes]\nab\nabc",
   );
 });
+
+Deno.test("JobRunner.run() with on_output_limit fail stops the job at its cap", async () => {
+  const r = await run(
+    assignment({ command: ["yes"], on_output_limit: "fail" }, { max_output_bytes: 10_000 }),
+  );
+  assert.equal(r.result.killed_by, "output_limit");
+  assert.equal(r.result.signal, "SIGTERM");
+  assert.equal(r.stdout.length, 10_000);
+});
