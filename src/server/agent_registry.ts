@@ -17,7 +17,7 @@ import type {
 } from "../protocol/mod.ts";
 import type { EventBus } from "./events.ts";
 import type { Offer } from "./queue_index.ts";
-import type { Store } from "./store.ts";
+import type { JobStore } from "./store.ts";
 
 /** The server's end of an agent's socket. */
 export interface AgentLink {
@@ -55,7 +55,7 @@ export interface AgentState extends Offer {
 
 /** Options of {@linkcode AgentRegistry}. */
 export interface AgentRegistryOptions {
-  store: Store;
+  store: JobStore;
   events: EventBus;
   /** Heartbeat interval agents are told to use (default 5 s). */
   heartbeatMs?: number;
@@ -72,7 +72,7 @@ export class AgentRegistry {
   readonly heartbeatMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly lostAfterMs: number;
-  readonly #store: Store;
+  readonly #store: JobStore;
   readonly #events: EventBus;
   readonly #agents = new Map<string, AgentState>();
   readonly #now: () => number;

@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import { isTerminal } from "../protocol/mod.ts";
 import type { Scheduler } from "./scheduler.ts";
-import type { Store } from "./store.ts";
+import type { JobStore } from "./store.ts";
 
 /** How to read a log. */
 export interface LogQuery {
@@ -19,7 +19,7 @@ export interface LogQuery {
 const FOLLOW_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 /** The stored output from `offset` on. */
-export function readLog(store: Store, jobId: number, q: LogQuery): Uint8Array<ArrayBuffer> {
+export function readLog(store: JobStore, jobId: number, q: LogQuery): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [];
   for (const c of store.readLog(jobId, q.offset)) {
     if (q.stream && c.stream !== q.stream) continue;

@@ -26,7 +26,7 @@ import {
 import type { AgentRegistry, AgentState } from "./agent_registry.ts";
 import type { EventBus } from "./events.ts";
 import { needsOf, QueueIndex, unmetNeed } from "./queue_index.ts";
-import type { AttemptState, JobRow, Store } from "./store.ts";
+import type { AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
 
 /** An attempt an agent holds right now. */
@@ -55,7 +55,7 @@ export class SchedulerError extends Error {
 
 /** Options of {@linkcode Scheduler}. */
 export interface SchedulerOptions {
-  store: Store;
+  store: JobStore;
   events: EventBus;
   agents: AgentRegistry;
   /** Wall clock in ms (default `Date.now`). */
@@ -71,7 +71,7 @@ const TIMEOUT_BACKSTOP_MS = 15_000;
 
 /** The job scheduler and dispatcher. */
 export class Scheduler {
-  readonly store: Store;
+  readonly store: JobStore;
   readonly events: EventBus;
   readonly agents: AgentRegistry;
   readonly timers: TimerQueue;

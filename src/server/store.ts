@@ -109,13 +109,70 @@ export interface StoreOptions {
   synchronous?: "FULL" | "NORMAL";
 }
 
+/**
+ * What the scheduler needs from storage. {@linkcode Store} fills it with SQLite; a PostgreSQL
+ * store can fill it later (claims with `FOR UPDATE SKIP LOCKED`, the same group-commit contract:
+ * writes are visible at once and become durable together).
+ */
+export interface JobStore {
+  /** Runs `fn`'s writes in the open group transaction; on throw, only its own are undone. */
+  write<T>(fn: () => T): T;
+  /** Resolves once every write made so far is durable. */
+  durable(): Promise<void>;
+  /** Commits the open group now. */
+  flush(): void;
+  /** Group commits so far; an open group will be number `commits + 1`. */
+  readonly commits: number;
+  close(): void;
+  integrityCheck(): string;
+  insertJob(job: NewJob): number;
+  getJob(id: number): JobRow | undefined;
+  jobByIdempotencyKey(key: string): JobRow | undefined;
+  listJobs(filter: JobFilter): JobRow[];
+  countByState(): Record<string, number>;
+  jobsInState(state: JobState): JobRow[];
+  setJobState(id: number, state: JobState, fields?: JobStateFields): void;
+  addLost(id: number): void;
+  assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void;
+  markStarted(jobId: number, attemptId: string, pid: number, now: number): void;
+  finishAttempt(attemptId: string, state: AttemptState, outcome: AttemptOutcome, now: number): void;
+  attemptsOf(jobId: number): AttemptRow[];
+  getAttempt(id: string): AttemptRow | undefined;
+  activeAttempts(): AttemptRow[];
+  appendLog(jobId: number, chunk: LogChunk, bytes: number): void;
+  readLog(jobId: number, fromOffset?: number): LogChunk[];
+  nextLogSeq(jobId: number, attemptId: string): number;
+  upsertAgent(a: Omit<AgentRow, "facts" | "draining">): void;
+  setAgentStatus(id: string, status: string, lastSeen: number | null): void;
+  setAgentFacts(id: string, facts: string, lastSeen: number): void;
+  setAgentDraining(id: string, draining: boolean): void;
+  listAgents(): AgentRow[];
+}
+
+/** Fields {@linkcode JobStore.setJobState} may set with the state. */
+export interface JobStateFields {
+  reason?: string | null;
+  run_at?: number | null;
+  finished_at?: number | null;
+  exit_code?: number | null;
+  signal?: string | null;
+  started_at?: number | null;
+}
+
+/** How an attempt ended, as stored. */
+export interface AttemptOutcome {
+  exit_code: number | null;
+  signal: string | null;
+  error: string | null;
+}
+
 /** Opens (creating and migrating as needed) the database at `path` (`":memory:"` for tests). */
 export function openStore(path: string, options: StoreOptions = {}): Store {
   return new Store(new DatabaseSync(path), options);
 }
 
 /** The SQLite store. Build it with {@linkcode openStore}. */
-export class Store {
+export class Store implements JobStore {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
   #inTx = false;
@@ -312,14 +369,7 @@ export class Store {
   setJobState(
     id: number,
     state: JobState,
-    fields: {
-      reason?: string | null;
-      run_at?: number | null;
-      finished_at?: number | null;
-      exit_code?: number | null;
-      signal?: string | null;
-      started_at?: number | null;
-    } = {},
+    fields: JobStateFields = {},
   ): void {
     this.#run(
       `UPDATE jobs SET state = ?,
@@ -390,7 +440,7 @@ export class Store {
   finishAttempt(
     attemptId: string,
     state: AttemptState,
-    outcome: { exit_code: number | null; signal: string | null; error: string | null },
+    outcome: AttemptOutcome,
     now: number,
   ): void {
     this.#run(
