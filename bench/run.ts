@@ -95,7 +95,8 @@ export async function runHarness(options: HarnessOptions, signal: AbortSignal): 
   }
 
   const runs = options.runs ?? (options.quick ? 1 : 3);
-  log(`measuring commit ${revision()}`);
+  const startRevision = revision();
+  log(`measuring commit ${startRevision}`);
   const values = new Map<string, number[]>();
   const errors: Report["errors"] = [];
   for (let run = 1; run <= runs; run++) {
@@ -134,7 +135,9 @@ export async function runHarness(options: HarnessOptions, signal: AbortSignal): 
     errors,
     skipped,
     seconds: (performance.now() - started) / 1000,
-    revision: revision(),
+    revision: revision() === startRevision
+      ? startRevision
+      : `${startRevision}..${revision()} (src changed during the run)`,
   };
   console.log(textTable(report));
 

@@ -30,6 +30,8 @@ export const b5: Benchmark = {
     },
     { key: "b5.rss_mb", label: "B5 peak server RSS", unit: "MB" },
     { key: "b5.done_pct", label: "B5 share of the jobs done within the time limit", unit: "%" },
+    { key: "b5.server_cpu", label: "B5 server CPU under load", unit: "% of a core" },
+    { key: "b5.sim_cpu", label: "B5 simulated agents' CPU under load", unit: "% of a core" },
     { key: "b5.connect_s", label: "B5 time to connect every agent", unit: "s", digits: 1 },
   ],
   describe: (quick) => {
@@ -69,6 +71,8 @@ export const b5: Benchmark = {
       "b5.rss_mb": r.rss / 1e6,
       "b5.connect_s": connectS,
       "b5.done_pct": r.done_pct,
+      "b5.server_cpu": r.server_cpu,
+      "b5.sim_cpu": r.sim_cpu,
     };
   },
 };
