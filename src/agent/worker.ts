@@ -19,6 +19,8 @@ import {
   type ServerMessage,
   VERSION,
 } from "../protocol/mod.ts";
+import { statfsSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
 import { findSetsid, killMarked } from "./process.ts";
@@ -261,7 +263,7 @@ export class Worker {
     const running = [...this.#held.entries()].filter(([, h]) => !h.result && !h.stale).map((
       [id],
     ) => id);
-    this.#send({ type: "heartbeat", running, facts: hostFacts() });
+    this.#send({ type: "heartbeat", running, facts: hostFacts(this.#o.workRoot) });
   }
 
   #send(msg: AgentMessage): void {
@@ -325,8 +327,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** Load, memory and CPU facts of this host. */
-export function hostFacts(): HostFacts {
+/** Load, memory, CPU and disk facts of this host (disk: the file system of `workRoot`). */
+export function hostFacts(workRoot?: string): HostFacts {
   const mem = Deno.systemMemoryInfo();
   return {
     load1: Deno.loadavg()[0],
@@ -334,5 +336,15 @@ export function hostFacts(): HostFacts {
     mem_total: mem.total,
     mem_available: mem.available,
     rss: Deno.memoryUsage().rss,
+    disk_free: diskFree(workRoot ?? tmpdir()),
   };
+}
+
+function diskFree(dir: string): number | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return undefined; // not every platform or directory answers; the fact is optional
+  }
 }

@@ -83,6 +83,8 @@ export const HostFacts = z.strictObject({
   mem_total: z.number().optional(),
   mem_available: z.number().optional(),
   rss: z.number().optional(),
+  /** Bytes free (for unprivileged users) on the file system of the agent's work directory. */
+  disk_free: z.number().optional(),
 });
 /** Host facts an agent reports with its heartbeats. */
 export type HostFacts = z.infer<typeof HostFacts>;

@@ -73,6 +73,8 @@ export interface AgentView {
   connected_since: string | null;
   last_seen: string | null;
   facts: HostFacts | null;
+  /** An operator disabled it: it takes no new work. */
+  disabled?: boolean;
 }
 
 /** `GET /api/v1/agents`. */

@@ -51,6 +51,18 @@ export interface AgentState extends Offer {
   connectedAt: number | null;
   lastSeen: number | null;
   facts: HostFacts | null;
+  /** An operator disabled it: it takes no new work (kept across reconnects and restarts). */
+  disabled?: boolean;
+}
+
+/**
+ * Observers of an agent's connection life (agent health: sessions, host-fact history,
+ * operator overrides). `connecting` runs before the agent is stored and may adjust it.
+ */
+export interface AgentHooks {
+  connecting(agent: AgentState, at: number): void;
+  disconnected(agent: AgentState, at: number): void;
+  heartbeat(agent: AgentState, facts: HostFacts | undefined, at: number): void;
 }
 
 /** Options of {@linkcode AgentRegistry}. */
@@ -65,6 +77,7 @@ export interface AgentRegistryOptions {
   lostAfterMs?: number;
   now?: () => number;
   mono?: () => number;
+  hooks?: AgentHooks;
 }
 
 /** Known agents. */
@@ -77,6 +90,7 @@ export class AgentRegistry {
   readonly #agents = new Map<string, AgentState>();
   readonly #now: () => number;
   readonly #mono: () => number;
+  readonly #hooks: AgentHooks | undefined;
   #closing = false;
 
   constructor(options: AgentRegistryOptions) {
@@ -87,6 +101,7 @@ export class AgentRegistry {
     this.lostAfterMs = options.lostAfterMs ?? 30_000;
     this.#now = options.now ?? Date.now;
     this.#mono = options.mono ?? (() => performance.now());
+    this.#hooks = options.hooks;
   }
 
   /** Loads remembered agents; those not lost start a fresh grace period now. */
@@ -136,7 +151,7 @@ export class AgentRegistry {
   /** Connected, not draining agents with a free slot, least loaded first. */
   ready(): AgentState[] {
     return this.connected()
-      .filter((a) => !a.draining && !a.selfDraining && a.attempts.size < a.slots)
+      .filter((a) => !a.draining && !a.selfDraining && !a.disabled && a.attempts.size < a.slots)
       .sort((a, b) => a.attempts.size / a.slots - b.attempts.size / b.slots);
   }
 
@@ -165,6 +180,7 @@ export class AgentRegistry {
       lastSeen: now,
       facts: old?.facts ?? null,
     };
+    this.#hooks?.connecting(agent, now);
     this.#agents.set(agent.id, agent);
     this.#store.write(() =>
       this.#store.upsertAgent({
@@ -190,6 +206,7 @@ export class AgentRegistry {
     agent.link = null;
     agent.liveness = "disconnected";
     agent.disconnectedMono = this.#mono();
+    this.#hooks?.disconnected(agent, this.#now());
     // At shutdown the store may be closed; the next start gives every agent a fresh grace.
     if (this.#closing) return;
     this.#store.write(() => this.#store.setAgentStatus(agent.id, "disconnected", this.#now()));
@@ -205,6 +222,7 @@ export class AgentRegistry {
   heartbeat(agent: AgentState, facts: HostFacts | undefined): void {
     agent.lastSeen = this.#now();
     if (facts) agent.facts = facts;
+    this.#hooks?.heartbeat(agent, facts, agent.lastSeen);
   }
 
   /** Sends `msg` to the agent if it is connected; returns whether it was sent. */
@@ -255,6 +273,15 @@ export class AgentRegistry {
     if (byId) return byId;
     const named = this.all().filter((a) => a.name === idOrName);
     return named.length === 1 ? named[0] : named.find((a) => a.liveness === "connected");
+  }
+
+  /** Forgets an agent that is not connected; returns whether it was known. */
+  forget(id: string): boolean {
+    const agent = this.#agents.get(id);
+    if (!agent || agent.liveness === "connected") return false;
+    this.#agents.delete(id);
+    this.#changed(agent);
+    return true;
   }
 
   /**
@@ -312,6 +339,7 @@ export class AgentRegistry {
       connected_since: agent.connectedAt ? new Date(agent.connectedAt).toISOString() : null,
       last_seen: agent.lastSeen ? new Date(agent.lastSeen).toISOString() : null,
       facts: agent.facts,
+      disabled: agent.disabled ?? false,
     };
   }
 

@@ -20,6 +20,8 @@ import { acceptAgentSocket } from "./agent_hub.ts";
 import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
+import type { Ops } from "./ops.ts";
+import { mountOps } from "./ops_routes.ts";
 import { mountUi } from "./ui_routes.ts";
 import { type Scheduler, SchedulerError } from "./scheduler.ts";
 import { agentViews, jobView } from "./views.ts";
@@ -30,6 +32,8 @@ export interface AppDeps {
   auth: Authenticator;
   /** Largest request body accepted (default 16 MiB). */
   maxBodyBytes?: number;
+  /** Operations (metrics, readiness, agent health and management, backups); optional. */
+  ops?: Ops;
 }
 
 type Env = { Variables: { principal: Principal } };
@@ -173,6 +177,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(agentViews(scheduler).find((a) => a.id === agent.id));
   });
 
+  mountOps(app, api, deps);
   app.route("/api/v1", api);
   mountUi(app, { scheduler, auth });
   return app;

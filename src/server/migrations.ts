@@ -77,4 +77,44 @@ export const MIGRATIONS: readonly string[] = [
     draining INTEGER NOT NULL DEFAULT 0
   );
   `,
+  // Operations: agent connection sessions for uptime, 1-minute host-fact samples kept
+  // 7 days, and operator overrides (name, labels, disabled) that outlive the agent's hello.
+  `
+  CREATE TABLE agent_sessions (
+    id INTEGER PRIMARY KEY,
+    agent_id TEXT NOT NULL,
+    connected_at INTEGER NOT NULL,
+    disconnected_at INTEGER,
+    last_seen_at INTEGER NOT NULL
+  );
+  CREATE INDEX agent_sessions_by_agent ON agent_sessions (agent_id, connected_at);
+  CREATE INDEX agent_sessions_open ON agent_sessions (agent_id) WHERE disconnected_at IS NULL;
+
+  CREATE TABLE agent_samples (
+    agent_id TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    load1 REAL,
+    cpus INTEGER,
+    mem_total REAL,
+    mem_available REAL,
+    disk_free REAL,
+    rss REAL,
+    PRIMARY KEY (agent_id, t)
+  ) WITHOUT ROWID;
+  CREATE INDEX agent_samples_by_t ON agent_samples (t);
+
+  CREATE TABLE agent_overrides (
+    agent_id TEXT PRIMARY KEY,
+    name TEXT,
+    labels TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0
+  );
+
+  -- /readyz proves the database takes writes by touching this row.
+  CREATE TABLE ops_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+
+  -- Retention prunes finished jobs by age.
+  CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
+  `,
 ];

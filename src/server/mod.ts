@@ -8,6 +8,8 @@ import { AgentRegistry } from "./agent_registry.ts";
 import { createApp } from "./app.ts";
 import { createAuthenticator, isLoopback } from "./auth.ts";
 import { EventBus } from "./events.ts";
+import { AgentHealth } from "./health.ts";
+import { Ops } from "./ops.ts";
 import { Scheduler } from "./scheduler.ts";
 import { openStore } from "./store.ts";
 
@@ -26,6 +28,8 @@ export interface ServerConfig {
   lostAfterMs?: number;
   killGraceMs?: number;
   synchronous?: "FULL" | "NORMAL";
+  /** Age after which finished jobs and their output are deleted (default 7 days). */
+  retentionMs?: number;
   /** Called once the server listens. */
   onListen?: (info: { url: string; port: number; hostname: string }) => void;
 }
@@ -62,7 +66,9 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   }
   const store = openStore(config.db, { synchronous: config.synchronous });
   const events = new EventBus();
+  const health = new AgentHealth(store);
   const agents = new AgentRegistry({
+    hooks: health,
     store,
     events,
     heartbeatMs: config.heartbeatMs,
@@ -71,10 +77,19 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   });
   const scheduler = new Scheduler({ store, events, agents, killGraceMs: config.killGraceMs });
   agents.load();
+  health.applyOverrides(agents.all());
+  health.recover();
+  const ops = new Ops({
+    store,
+    scheduler,
+    health,
+    dbPath: config.db,
+    retentionMs: config.retentionMs,
+  });
   scheduler.recover();
   store.flush();
   const auth = createAuthenticator({ tokens, agentTokens: config.agentTokens ?? [] });
-  const app = createApp({ scheduler, auth });
+  const app = createApp({ scheduler, auth, ops });
 
   const sweeper = setInterval(() => {
     for (const agent of agents.sweep()) scheduler.agentLost(agent);
@@ -85,6 +100,7 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
     server = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
   } catch (e) {
     clearInterval(sweeper);
+    ops.stop();
     store.close();
     return Promise.reject(e);
   }
@@ -96,8 +112,10 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   const finished = server.finished.then(() => {
     clearInterval(sweeper);
     scheduler.stop();
+    ops.stop();
     store.close();
   });
+  ops.start();
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;

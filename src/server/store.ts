@@ -294,6 +294,14 @@ export class Store implements JobStore {
     this.#db.close();
   }
 
+  /**
+   * The connection itself, for modules that keep their own tables and SQL on it (operations:
+   * agent health, retention, backups). Their writes still go through {@linkcode Store.write}.
+   */
+  get db(): DatabaseSync {
+    return this.#db;
+  }
+
   /** Runs `PRAGMA integrity_check`; `"ok"` when the file is sound. */
   integrityCheck(): string {
     const row = this.#db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
