@@ -11,6 +11,9 @@ import type {
   JobList,
   JobSpecInput,
   JobView,
+  ScheduleList,
+  ScheduleSpecInput,
+  ScheduleView,
 } from "../protocol/mod.ts";
 
 /** A non-2xx answer from the server, or no answer at all. */
@@ -81,6 +84,40 @@ export class Client {
   /** Drains (or, with `enabled: false`, resumes) an agent. */
   drain(agent: string, enabled = true): Promise<AgentView> {
     return this.#json("POST", `/api/v1/agents/${encodeURIComponent(agent)}/drain`, { enabled });
+  }
+
+  /** Creates a cron schedule. */
+  createSchedule(spec: ScheduleSpecInput): Promise<ScheduleView> {
+    return this.#json("POST", "/api/v1/schedules", spec);
+  }
+
+  /** Every schedule, by name. */
+  schedules(): Promise<ScheduleList> {
+    return this.#json("GET", "/api/v1/schedules");
+  }
+
+  /** One schedule (by id or name) with its newest fires. */
+  schedule(ref: string): Promise<ScheduleView> {
+    return this.#json("GET", `/api/v1/schedules/${encodeURIComponent(ref)}`);
+  }
+
+  /** Pauses (or, with `paused: false`, resumes) a schedule. */
+  pauseSchedule(ref: string, paused = true): Promise<ScheduleView> {
+    const action = paused ? "pause" : "resume";
+    return this.#json("POST", `/api/v1/schedules/${encodeURIComponent(ref)}/${action}`);
+  }
+
+  /** Deletes a schedule; jobs it started are left alone. */
+  deleteSchedule(ref: string): Promise<ScheduleView> {
+    return this.#json("DELETE", `/api/v1/schedules/${encodeURIComponent(ref)}`);
+  }
+
+  /** The next `n` fire times of a schedule. */
+  nextFireTimes(
+    ref: string,
+    n = 5,
+  ): Promise<{ schedule: string; timezone: string; times: string[] }> {
+    return this.#json("GET", `/api/v1/schedules/${encodeURIComponent(ref)}/next?n=${n}`);
   }
 
   /** A job's output; with `follow`, a stream that ends when the job does. */

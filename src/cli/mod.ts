@@ -15,10 +15,22 @@ import { jobs } from "./jobs.ts";
 import { logs } from "./logs.ts";
 import { agent, dev, server } from "./roles.ts";
 import { run } from "./run.ts";
+import { schedules } from "./schedules.ts";
 import { submit } from "./submit.ts";
 
 /** Every command, in the order help lists them. */
-export const COMMANDS: Command[] = [dev, server, agent, submit, run, jobs, logs, cancel, agents];
+export const COMMANDS: Command[] = [
+  dev,
+  server,
+  agent,
+  submit,
+  run,
+  jobs,
+  logs,
+  cancel,
+  agents,
+  schedules,
+];
 
 /** Top-level help. */
 export function mainHelp(): string {

@@ -9,6 +9,7 @@ export * from "./errors.ts";
 export * from "./job.ts";
 export * from "./agent_wire.ts";
 export * from "./http.ts";
+export * from "./schedule.ts";
 
 /** The program's version, reported by agents and `jobdist --version`. */
 export const VERSION = "0.1.0";

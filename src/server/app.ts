@@ -23,6 +23,8 @@ import { followLog, readLog } from "./logs.ts";
 import type { Ops } from "./ops.ts";
 import { mountOps } from "./ops_routes.ts";
 import { mountUi } from "./ui_routes.ts";
+import { mountSchedules } from "./schedule_routes.ts";
+import type { ScheduleManager } from "./schedules.ts";
 import { type Scheduler, SchedulerError } from "./scheduler.ts";
 import { agentViews, jobView } from "./views.ts";
 
@@ -30,6 +32,8 @@ import { agentViews, jobView } from "./views.ts";
 export interface AppDeps {
   scheduler: Scheduler;
   auth: Authenticator;
+  /** Cron schedules; without it `/api/v1/schedules` is not served. */
+  schedules?: ScheduleManager;
   /** Largest request body accepted (default 16 MiB). */
   maxBodyBytes?: number;
   /** Operations (metrics, readiness, agent health and management, backups); optional. */
@@ -177,6 +181,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(agentViews(scheduler).find((a) => a.id === agent.id));
   });
 
+  if (deps.schedules) mountSchedules(api, deps.schedules);
   mountOps(app, api, deps);
   app.route("/api/v1", api);
   mountUi(app, { scheduler, auth });

@@ -117,4 +117,29 @@ export const MIGRATIONS: readonly string[] = [
   -- Retention prunes finished jobs by age.
   CREATE INDEX jobs_by_finished_at ON jobs (finished_at) WHERE finished_at IS NOT NULL;
   `,
+  // Cron schedules and their fires. UNIQUE (schedule_id, fire_time) is what guarantees that a
+  // fire time runs at most once, even across restarts and crashes.
+  `
+  CREATE TABLE schedules (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    spec TEXT NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_fire_time INTEGER
+  );
+
+  CREATE TABLE schedule_fires (
+    schedule_id INTEGER NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+    fire_time INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    job_id INTEGER,
+    reason TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (schedule_id, fire_time)
+  );
+  CREATE INDEX schedule_fires_by_job ON schedule_fires (job_id) WHERE job_id IS NOT NULL;
+  `,
 ];

@@ -11,6 +11,8 @@ import { EventBus } from "./events.ts";
 import { AgentHealth } from "./health.ts";
 import { Ops } from "./ops.ts";
 import { Scheduler } from "./scheduler.ts";
+import { ScheduleManager } from "./schedules.ts";
+import { ScheduleStore } from "./schedule_store.ts";
 import { openStore } from "./store.ts";
 
 /** Configuration of a server. */
@@ -39,6 +41,7 @@ export interface RunningServer {
   url: string;
   port: number;
   scheduler: Scheduler;
+  schedules: ScheduleManager;
   /** Resolves once the server has shut down. */
   finished: Promise<void>;
 }
@@ -87,9 +90,11 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
     retentionMs: config.retentionMs,
   });
   scheduler.recover();
+  const schedules = new ScheduleManager({ scheduler, store: new ScheduleStore(store.db, store) });
+  schedules.recover();
   store.flush();
   const auth = createAuthenticator({ tokens, agentTokens: config.agentTokens ?? [] });
-  const app = createApp({ scheduler, auth, ops });
+  const app = createApp({ scheduler, auth, schedules, ops });
 
   const sweeper = setInterval(() => {
     for (const agent of agents.sweep()) scheduler.agentLost(agent);
@@ -120,5 +125,5 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;
   config.onListen?.({ url, port: addr.port, hostname: addr.hostname });
-  return Promise.resolve({ url, port: addr.port, scheduler, finished });
+  return Promise.resolve({ url, port: addr.port, scheduler, schedules, finished });
 }

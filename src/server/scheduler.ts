@@ -65,6 +65,15 @@ export interface SchedulerOptions {
   random?: () => number;
 }
 
+/** Options of {@linkcode Scheduler.submitMany}. */
+export interface SubmitOptions {
+  /**
+   * Called with the rows right after they are written, before the commit: writes it makes
+   * commit in the same transaction as the jobs (a schedule's fire record, for one).
+   */
+  inTransaction?: (rows: JobRow[]) => void;
+}
+
 const DEFAULT_KILL_GRACE_MS = 10_000;
 /** How long past timeout + grace the server waits for the agent's own report. */
 const TIMEOUT_BACKSTOP_MS = 15_000;
@@ -154,7 +163,11 @@ export class Scheduler {
   }
 
   /** Accepts many jobs in one transaction; resolves once all are durable. */
-  async submitMany(specs: JobSpec[], owner: string | null = null): Promise<JobRow[]> {
+  async submitMany(
+    specs: JobSpec[],
+    owner: string | null = null,
+    options: SubmitOptions = {},
+  ): Promise<JobRow[]> {
     const now = this.#now();
     const accepted: Array<{ row: JobRow; spec: JobSpec; fresh: boolean }> = this.store.write(() =>
       specs.map((spec) => {
@@ -172,6 +185,7 @@ export class Scheduler {
         return { row: this.store.getJob(id)!, spec, fresh: true };
       })
     );
+    options.inTransaction?.(accepted.map((a) => a.row));
     await this.store.durable();
     for (const { row, spec, fresh } of accepted) {
       if (!fresh) continue;
