@@ -27,6 +27,10 @@ export interface AgentConfig {
   drainTimeoutMs?: number;
   /** Where agent log lines go (default stderr). */
   log?: (line: string) => void;
+  /** Run at most this many jobs, then exit (`--once` is 1). */
+  maxJobs?: number;
+  /** Exit after running nothing for this long (ms). */
+  idleExitMs?: number;
 }
 
 /** Turns `--server` into the agent endpoint URL. */
@@ -80,6 +84,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
     runtimes,
     workRoot: config.workRoot,
     log,
+    maxJobs: config.maxJobs,
   });
   worker.reapOrphans();
   const reaper = setInterval(() => worker.reapOrphans(), 10_000);
@@ -89,6 +94,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
     await worker.drain(config.drainTimeoutMs ?? 30_000);
     connection.abort();
   }, { once: true });
+  const ephemeral = watchEphemeral(worker, config, log, () => connection.abort());
   try {
     await runConnection(
       url,
@@ -105,7 +111,38 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
       },
     );
   } finally {
+    clearInterval(ephemeral);
     clearInterval(reaper);
     worker.stopAll("drain");
   }
+}
+
+/**
+ * Ephemeral agents (the work-queue pattern): exit once `maxJobs` jobs are done and
+ * acknowledged, or after `idleExitMs` with nothing to run. Returns the watch timer.
+ */
+function watchEphemeral(
+  worker: Worker,
+  config: AgentConfig,
+  log: (line: string) => void,
+  exit: () => void,
+): ReturnType<typeof setInterval> | undefined {
+  if (config.maxJobs === undefined && config.idleExitMs === undefined) return undefined;
+  let leaving = false;
+  const leave = (why: string) => {
+    leaving = true;
+    log(`exiting: ${why}`);
+    exit();
+  };
+  return setInterval(() => {
+    if (leaving) return;
+    if (worker.limitReached && worker.busy === 0) {
+      leave(`ran ${worker.accepted} job(s) (--max-jobs)`);
+    } else if (
+      config.idleExitMs !== undefined && !worker.limitReached && worker.busy === 0 &&
+      Date.now() - worker.idleSince >= config.idleExitMs
+    ) {
+      leave(`idle for ${config.idleExitMs} ms (--idle-exit)`);
+    }
+  }, Math.max(20, Math.min(500, (config.idleExitMs ?? 2_000) / 4)));
 }

@@ -38,6 +38,8 @@ export interface WorkerOptions {
   workRoot?: string;
   /** Log a line about what the agent does. */
   log?: (line: string) => void;
+  /** Take at most this many jobs, then drain (ephemeral agents; default: no limit). */
+  maxJobs?: number;
 }
 
 type LogFrame = Extract<AgentMessage, { type: "log" }>;
@@ -69,6 +71,10 @@ export class Worker {
   #idleWaiters: Array<() => void> = [];
   /** Jobs run to completion since start. */
   completed = 0;
+  /** Jobs accepted since start (counted against `maxJobs`). */
+  accepted = 0;
+  /** Wall-clock ms when the worker last became idle (or started). */
+  idleSince = Date.now();
 
   constructor(options: WorkerOptions) {
     this.#o = options;
@@ -213,6 +219,13 @@ export class Worker {
       onOutput: (stream, data) => this.#output(a.attempt_id, held, stream, data),
     });
     this.#held.set(a.attempt_id, held);
+    this.accepted++;
+    if (this.#o.maxJobs !== undefined && this.accepted >= this.#o.maxJobs) {
+      // The last job of an ephemeral agent: take no more, say so, exit once it is acknowledged.
+      this.#draining = this.#selfDraining = true;
+      this.#send({ type: "draining", enabled: true });
+      this.#o.log?.(`took ${this.accepted} job(s) (--max-jobs): taking no more`);
+    }
     held.runner.run().then((result) => {
       this.completed++;
       if (held.stale) {
@@ -284,6 +297,16 @@ export class Worker {
     }
   }
 
+  /** Resolves when nothing is held (every result acknowledged). */
+  whenIdle(): Promise<void> {
+    return this.#whenIdle();
+  }
+
+  /** Whether the job limit was reached. */
+  get limitReached(): boolean {
+    return this.#o.maxJobs !== undefined && this.accepted >= this.#o.maxJobs;
+  }
+
   #whenIdle(): Promise<void> {
     if (this.#held.size === 0) return Promise.resolve();
     return new Promise((r) => this.#idleWaiters.push(r));
@@ -291,6 +314,7 @@ export class Worker {
 
   #notifyIdle(): void {
     if (this.#held.size > 0) return;
+    this.idleSince = Date.now();
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();

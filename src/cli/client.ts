@@ -6,6 +6,7 @@
 
 import type {
   AgentList,
+  AgentUptimeView,
   AgentView,
   ErrorBody,
   JobList,
@@ -84,6 +85,31 @@ export class Client {
   /** Drains (or, with `enabled: false`, resumes) an agent. */
   drain(agent: string, enabled = true): Promise<AgentView> {
     return this.#json("POST", `/api/v1/agents/${encodeURIComponent(agent)}/drain`, { enabled });
+  }
+
+  /** An agent's uptime over 24 h, 7 d and 30 d, from its connection sessions. */
+  agentUptime(agent: string): Promise<AgentUptimeView> {
+    return this.#json("GET", `/api/v1/agents/${encodeURIComponent(agent)}/uptime`);
+  }
+
+  /** Renames or relabels an agent (`labels: null` restores its own), or disables/enables it. */
+  updateAgent(
+    agent: string,
+    change: { name?: string; labels?: Record<string, string> | null; disabled?: boolean },
+  ): Promise<AgentView> {
+    return this.#json("PATCH", `/api/v1/agents/${encodeURIComponent(agent)}`, change);
+  }
+
+  /** Forgets an agent that is not connected and holds no work. */
+  async forgetAgent(agent: string): Promise<void> {
+    const res = await this.#fetch("DELETE", `/api/v1/agents/${encodeURIComponent(agent)}`);
+    await res.body?.cancel();
+  }
+
+  /** A consistent copy of the server's database (SQLite file) as a stream. */
+  async backup(): Promise<ReadableStream<Uint8Array>> {
+    const res = await this.#fetch("POST", "/api/v1/admin/backup");
+    return res.body ?? new ReadableStream({ start: (c) => c.close() });
   }
 
   /** Creates a cron schedule. */

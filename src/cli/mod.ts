@@ -8,6 +8,8 @@
 import { VERSION } from "../protocol/mod.ts";
 import { FatalError } from "../agent/connection.ts";
 import { agents } from "./agents.ts";
+import { backup } from "./backup.ts";
+import { completionsCommand } from "./completions.ts";
 import { cancel } from "./cancel.ts";
 import { ApiError } from "./client.ts";
 import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
@@ -17,6 +19,8 @@ import { agent, dev, server } from "./roles.ts";
 import { run } from "./run.ts";
 import { schedules } from "./schedules.ts";
 import { submit } from "./submit.ts";
+
+const completions = completionsCommand(() => COMMANDS);
 
 /** Every command, in the order help lists them. */
 export const COMMANDS: Command[] = [
@@ -30,6 +34,8 @@ export const COMMANDS: Command[] = [
   cancel,
   agents,
   schedules,
+  backup,
+  completions,
 ];
 
 /** Top-level help. */

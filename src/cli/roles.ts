@@ -88,6 +88,14 @@ const SERVER_FLAGS: Flag[] = [
     value: "DURATION",
     help: "TERM-to-KILL grace when a job sets none",
   },
+  {
+    name: "retention",
+    type: "string",
+    env: "JOBDIST_RETENTION",
+    default: "7d",
+    value: "DURATION",
+    help: "delete finished jobs, their output and attempts after this age",
+  },
 ];
 
 const AGENT_FLAGS: Flag[] = [
@@ -153,6 +161,26 @@ const AGENT_FLAGS: Flag[] = [
     value: "DURATION",
     help: "on SIGTERM, how long running jobs may finish",
   },
+  {
+    name: "once",
+    type: "boolean",
+    env: "JOBDIST_ONCE",
+    help: "run one job, then exit (same as --max-jobs 1)",
+  },
+  {
+    name: "max-jobs",
+    type: "string",
+    env: "JOBDIST_MAX_JOBS",
+    value: "N",
+    help: "run at most N jobs, then exit",
+  },
+  {
+    name: "idle-exit",
+    type: "string",
+    env: "JOBDIST_IDLE_EXIT",
+    value: "DURATION",
+    help: "exit after running nothing for this long",
+  },
 ];
 
 function durationFlag(args: ParsedArgs, name: string): number | undefined {
@@ -191,6 +219,7 @@ async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
     heartbeatTimeoutMs: durationFlag(args, "heartbeat-timeout"),
     lostAfterMs: durationFlag(args, "lost-after"),
     killGraceMs: durationFlag(args, "kill-grace"),
+    retentionMs: durationFlag(args, "retention"),
   };
 }
 
@@ -214,6 +243,8 @@ function agentConfig(args: ParsedArgs, server: string): AgentConfig {
       (home ? `${home}/.local/state/jobdist/${name.replace(/[^A-Za-z0-9_.-]/g, "-")}` : undefined),
     workRoot: args.str("work-dir"),
     drainTimeoutMs: durationFlag(args, "drain-timeout"),
+    maxJobs: args.bool("once") ? 1 : intFlag(args.str("max-jobs"), "max-jobs", 1, 1_000_000_000),
+    idleExitMs: durationFlag(args, "idle-exit"),
   };
 }
 
@@ -252,7 +283,7 @@ export const dev: Command = {
   synopsis: "jobdist dev [--listen HOST:PORT] [--db PATH] [--slots N]",
   summary: "Run a server and one local agent in one process: the quickest way to try jobdist.",
   flags: [
-    ...SERVER_FLAGS.filter((f) => ["listen", "db", "kill-grace"].includes(f.name)),
+    ...SERVER_FLAGS.filter((f) => ["listen", "db", "kill-grace", "retention"].includes(f.name)),
     ...AGENT_FLAGS.filter((f) => ["slots", "label", "runtime", "name"].includes(f.name)),
   ],
   async run(args, signal) {

@@ -89,3 +89,22 @@ export const JobListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().regex(/^\d+$/, "expected a cursor from next_cursor").optional(),
 });
+
+/** Uptime of an agent over one window, as `GET /api/v1/agents/:id/uptime` shows it. */
+export interface UptimeWindowView {
+  /** Connected share of the window since the agent was first seen, 0 to 100; `null`: unknown. */
+  percent: number | null;
+  up_ms: number;
+  known_ms: number;
+  window_ms: number;
+  /** Connected intervals, oldest first. */
+  intervals: Array<{ start: string; end: string }>;
+}
+
+/** `GET /api/v1/agents/:id/uptime`. */
+export interface AgentUptimeView {
+  agent_id: string;
+  name: string;
+  first_seen: string | null;
+  windows: Record<"24h" | "7d" | "30d", UptimeWindowView>;
+}
