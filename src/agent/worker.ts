@@ -162,6 +162,8 @@ export class Worker {
         }
         return;
       }
+      case "started_ack":
+        return;
       case "ack":
         this.#held.delete(msg.attempt_id);
         this.#notifyIdle();

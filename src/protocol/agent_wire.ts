@@ -182,6 +182,8 @@ export const ServerMessage = z.discriminatedUnion("type", [
     log_seq: z.number().int().nonnegative(),
   }),
   z.strictObject({ type: z.literal("ack"), attempt_id: AttemptId }),
+  /** The server saw `started` (sent at once, so the agent's next frame is not held by Nagle). */
+  z.strictObject({ type: z.literal("started_ack"), attempt_id: AttemptId }),
   /** The server refuses a frame about an attempt that is not current: the agent must kill it. */
   z.strictObject({ type: z.literal("reject"), attempt_id: AttemptId, reason: z.string() }),
   z.strictObject({ type: z.literal("drain"), enabled: z.boolean() }),

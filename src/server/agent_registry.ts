@@ -88,6 +88,8 @@ export class AgentRegistry {
   readonly #store: JobStore;
   readonly #events: EventBus;
   readonly #agents = new Map<string, AgentState>();
+  /** Connected, not draining agents with a free slot: what a dispatch pass walks. */
+  readonly #free = new Set<AgentState>();
   readonly #now: () => number;
   readonly #mono: () => number;
   readonly #hooks: AgentHooks | undefined;
@@ -148,17 +150,27 @@ export class AgentRegistry {
     return this.all().filter((a) => a.liveness === "connected");
   }
 
-  /** Connected, not draining agents with a free slot, least loaded first. */
+  /**
+   * Connected, enabled, not draining agents with a free slot, in round-robin order (an agent
+   * moves to the back each time it takes work). Kept up to date as agents change, so a dispatch
+   * pass costs nothing per busy agent even with thousands connected.
+   */
   ready(): AgentState[] {
-    return this.connected()
-      .filter((a) => !a.draining && !a.selfDraining && !a.disabled && a.attempts.size < a.slots)
-      .sort((a, b) => a.attempts.size / a.slots - b.attempts.size / b.slots);
+    return [...this.#free];
+  }
+
+  /** Leases `attemptId` to `agent` (one of its slots). */
+  takeSlot(agent: AgentState, attemptId: string): void {
+    agent.attempts.add(attemptId);
+    this.#free.delete(agent); // to the back of the round-robin order, if still free
+    this.#changed(agent);
   }
 
   /** Registers a connection from `hello`, replacing any older connection of the same agent. */
   connect(hello: Extract<AgentMessage, { type: "hello" }>, link: AgentLink): AgentState {
     const now = this.#now();
     const old = this.#agents.get(hello.agent_id);
+    if (old) this.#free.delete(old);
     if (old?.link && old.link !== link) old.link.close(4001, "replaced by a newer connection");
     const agent: AgentState = {
       id: hello.agent_id,
@@ -240,7 +252,7 @@ export class AgentRegistry {
   /** Counts an attempt against an agent's slots while recovering from the store. */
   adopt(agentId: string, attemptId: string, _now: number): void {
     const agent = this.#agents.get(agentId);
-    if (agent) agent.attempts.add(attemptId);
+    if (agent) this.takeSlot(agent, attemptId);
   }
 
   /** Frees the slot of `attemptId`. */
@@ -343,7 +355,16 @@ export class AgentRegistry {
     };
   }
 
+  /** Re-evaluates an agent changed from outside (renamed, relabelled, disabled) and tells. */
+  refresh(agent: AgentState): void {
+    this.#changed(agent);
+  }
+
   #changed(agent: AgentState): void {
+    const free = agent.liveness === "connected" && !agent.draining && !agent.selfDraining &&
+      !agent.disabled && agent.attempts.size < agent.slots && this.#agents.get(agent.id) === agent;
+    if (free) this.#free.add(agent);
+    else this.#free.delete(agent);
     this.#events.emit({ type: "agent", id: agent.id });
   }
 }

@@ -156,7 +156,7 @@ export class Ops {
     }
     if (change.disabled !== undefined) agent.disabled = change.disabled;
     await this.store.durable();
-    this.scheduler.events.emit({ type: "agent", id: agent.id });
+    this.scheduler.agents.refresh(agent); // re-files it for dispatch and emits the change
     this.scheduler.kick();
     return this.view(agent);
   }

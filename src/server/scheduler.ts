@@ -25,7 +25,7 @@ import {
 } from "../protocol/mod.ts";
 import type { AgentRegistry, AgentState } from "./agent_registry.ts";
 import type { EventBus } from "./events.ts";
-import { needsOf, QueueIndex, unmetNeed } from "./queue_index.ts";
+import { type Needs, needsOf, QueueIndex, unmetNeed } from "./queue_index.ts";
 import type { AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
 
@@ -43,6 +43,9 @@ export interface ActiveAttempt {
   /** Why the process must be killed once `ending` (sent again after a reconnect). */
   killReason: "cancelled" | "timeout";
   maxOutput: number;
+  /** The job's spec and queue, kept so hot paths need not re-read and re-parse the row. */
+  spec: JobSpec;
+  queue: string;
 }
 
 /** A request the caller got wrong (unknown job, wrong state). */
@@ -91,6 +94,7 @@ export class Scheduler {
   readonly #killGraceMs: number;
   readonly #random: () => number;
   #kickQueued = false;
+  #reasons: Map<Needs, string> | null = null;
   #acks: Array<{ tx: number; agentId: string; msg: ServerMessage }> = [];
   /** Pending `log_ack` per attempt: only the newest is sent per commit. */
   readonly #logAcks = new Map<string, { tx: number; agentId: string; msg: ServerMessage }>();
@@ -135,6 +139,8 @@ export class Scheduler {
         ending: isTerminal(job.state),
         killReason: job.state === "cancelled" ? "cancelled" : "timeout",
         maxOutput: spec.max_output_bytes ?? DEFAULT_MAX_OUTPUT,
+        spec,
+        queue: job.queue,
       });
       this.#output.set(a.job_id, job.output_bytes);
       this.agents.adopt(a.agent_id!, a.id, now);
@@ -186,7 +192,9 @@ export class Scheduler {
       })
     );
     options.inTransaction?.(accepted.map((a) => a.row));
-    await this.store.durable();
+    // Dispatch does not wait for the fsync: the lease joins the same commit, and a job that
+    // runs but whose commit never happens was never acknowledged, so no promise is broken.
+    // The caller's answer (the acknowledgement) waits for durability below.
     for (const { row, spec, fresh } of accepted) {
       if (!fresh) continue;
       if (row.state === "scheduled") this.#scheduleRun(row.id, row.run_at!);
@@ -195,6 +203,7 @@ export class Scheduler {
       this.#emitJob(row.id, row.state, row.queue, null);
     }
     this.kick();
+    await this.store.durable();
     return accepted.map((a) => a.row);
   }
 
@@ -286,9 +295,11 @@ export class Scheduler {
       ending: false,
       killReason: "cancelled",
       maxOutput,
+      spec,
+      queue: row.queue,
     });
     this.#output.set(jobId, row.output_bytes);
-    agent.attempts.add(attemptId);
+    this.agents.takeSlot(agent, attemptId);
     this.timers.delete(`qt:${jobId}`);
     // Sent before the lease commits: if the server dies first, the job is still queued on
     // disk and the agent's unknown attempt is killed when it reconnects.
@@ -345,12 +356,14 @@ export class Scheduler {
     const att = this.#fenced(agent, attemptId);
     if (!att || att.state === "running") return;
     att.state = "running";
+    // Answered at once: the agent's next frame (often `finished`) would otherwise wait for
+    // this one's TCP ACK (Nagle plus delayed ACK: 40 ms; Deno's WebSocket has no NODELAY).
+    this.agents.send(agent.id, { type: "started_ack", attempt_id: att.id });
     const now = this.#now();
     this.store.write(() => this.store.markStarted(att.jobId, att.id, pid, now));
     if (!att.ending) {
-      const row = this.store.getJob(att.jobId)!;
-      this.#armAttemptTimeout(att.id, parseSpec(row), now);
-      this.#emitJob(att.jobId, "running", row.queue, agent.id);
+      this.#armAttemptTimeout(att.id, att.spec, now);
+      this.#emitJob(att.jobId, "running", att.queue, agent.id);
     }
   }
 
@@ -388,7 +401,7 @@ export class Scheduler {
   /** Records how the attempt ended and decides the job's next state. */
   #finish(att: ActiveAttempt, result: AttemptResult): void {
     const row = this.store.getJob(att.jobId)!;
-    const spec = parseSpec(row);
+    const spec = att.spec;
     const outcome = { exit_code: result.exit_code, signal: result.signal, error: result.error };
     const cutShort = result.killed_by === "drain" || result.killed_by === "stale";
     const attemptState: AttemptState = result.killed_by === "timeout"
@@ -497,7 +510,7 @@ export class Scheduler {
         out.push({ attempt_id: item.attempt_id, action: item.result ? "ack" : "kill", log_seq: 0 });
         continue;
       }
-      agent.attempts.add(att.id);
+      this.agents.takeSlot(agent, att.id);
       // Even a finished attempt is kept: the agent resends the output the server lacks, then
       // its result, which is recorded as if it had never been cut off.
       out.push({ attempt_id: att.id, action: "keep", log_seq: att.nextSeq });
@@ -605,11 +618,21 @@ export class Scheduler {
     if (row.state !== "queued") return null;
     const needs = this.#index.needsOf(row.id);
     if (!needs) return null;
-    const offers = this.agents.connected();
-    return unmetNeed(needs, offers) ??
-      (offers.every((a) => a.draining || a.selfDraining)
-        ? "every matching agent is draining"
-        : "waiting for a free slot");
+    // Listing many jobs asks this for each: within one turn, answer each group once.
+    if (!this.#reasons) {
+      this.#reasons = new Map();
+      queueMicrotask(() => this.#reasons = null);
+    }
+    let reason = this.#reasons.get(needs);
+    if (reason === undefined) {
+      const offers = this.agents.connected();
+      reason = unmetNeed(needs, offers) ??
+        (offers.every((a) => a.draining || a.selfDraining)
+          ? "every matching agent is draining"
+          : "waiting for a free slot");
+      this.#reasons.set(needs, reason);
+    }
+    return reason;
   }
 
   #emitJob(id: number, state: JobState, queue: string, agentId: string | null): void {
