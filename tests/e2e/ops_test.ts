@@ -94,8 +94,8 @@ Deno.test("/metrics parses as Prometheus text and moves when jobs run", async ()
     assert.ok(value(m, "jobdist_sqlite_bytes", { file: "db" })! > 0);
 
     // Two queued jobs with no agent: queue depth and age of the oldest.
-    const a = await server.client.submit({ shell: "exit 0", queue: "q1" });
-    const b = await server.client.submit({ shell: "sleep 0.3; exit 3", queue: "q1" });
+    const a = await server.client.submit({ shell: "sleep 0.5; exit 0", queue: "q1" });
+    const b = await server.client.submit({ shell: "sleep 0.5; exit 3", queue: "q1" });
     await new Promise((r) => setTimeout(r, 50));
     m = await scrape();
     assert.equal(value(m, "jobdist_queue_depth", { queue: "q1" }), 2);
@@ -122,7 +122,7 @@ Deno.test("/metrics parses as Prometheus text and moves when jobs run", async ()
         1,
       );
       const ran = value(m, "jobdist_run_duration_seconds_sum", { queue: "q1", state: "failed" });
-      assert.ok(ran! >= 0.2 && ran! < 5, `run duration ${ran}`);
+      assert.ok(ran! >= 0.4 && ran! < 5, `run duration ${ran}`);
       assert.equal(
         value(m, "jobdist_jobs_finished_total", { queue: "q1", state: "succeeded" }),
         1,
