@@ -106,16 +106,20 @@ export function mountOps(
   api.post("/admin/backup", async (c) => {
     const dir = await Deno.makeTempDir({ prefix: "jobdist-backup-" });
     const path = `${dir}/jobdist.db`;
+    let file: Deno.FsFile;
     try {
       ops.backup(path);
-      const bytes = await Deno.readFile(path);
-      return c.body(bytes, 200, {
-        "content-type": "application/vnd.sqlite3",
-        "content-disposition": 'attachment; filename="jobdist.db"',
-      });
+      file = await Deno.open(path);
     } finally {
+      // The open file outlives its name (POSIX), so nothing is left behind whatever happens.
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
+    const { size } = await file.stat();
+    return c.body(file.readable, 200, {
+      "content-type": "application/vnd.sqlite3",
+      "content-length": String(size),
+      "content-disposition": 'attachment; filename="jobdist.db"',
+    });
   });
 
   api.post("/admin/housekeeping", async (c) => {
