@@ -168,7 +168,8 @@ export interface AttemptOutcome {
 
 /** Opens (creating and migrating as needed) the database at `path` (`":memory:"` for tests). */
 export function openStore(path: string, options: StoreOptions = {}): Store {
-  return new Store(new DatabaseSync(path), options);
+  const file = path === ":memory:" || path === "" ? null : path;
+  return new Store(new DatabaseSync(path), { ...options, walPath: file && `${file}-wal` });
 }
 
 /** The SQLite store. Build it with {@linkcode openStore}. */
@@ -179,13 +180,30 @@ export class Store implements JobStore {
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
+  /**
+   * With `synchronous: "FULL"` SQLite runs at NORMAL and the store fsyncs the WAL itself, but
+   * only for commits someone waits on (`durable()`): an acknowledgement costs an fsync, a
+   * bookkeeping write (a lease, a start) does not. A later fsync covers every earlier commit,
+   * since the WAL is written in order.
+   */
+  readonly #syncOnDemand: boolean;
+  readonly #walPath: string | null;
+  #wal: Deno.FsFile | null = null;
+  /** A commit has not been fsynced yet. */
+  #unsynced = false;
   /** Commits so far; the open transaction, if any, will be number `commits + 1`. */
   commits = 0;
+  /** fsyncs of the WAL so far. */
+  syncs = 0;
 
-  constructor(db: DatabaseSync, options: StoreOptions) {
+  constructor(db: DatabaseSync, options: StoreOptions & { walPath?: string | null }) {
     this.#db = db;
     db.exec("PRAGMA journal_mode = WAL");
-    db.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    this.#walPath = options.walPath ?? null;
+    this.#syncOnDemand = (options.synchronous ?? "FULL") === "FULL" && this.#walPath !== null;
+    db.exec(
+      `PRAGMA synchronous = ${this.#syncOnDemand ? "NORMAL" : options.synchronous ?? "FULL"}`,
+    );
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA busy_timeout = 5000");
     this.#migrate();
@@ -263,8 +281,24 @@ export class Store implements JobStore {
 
   /** Resolves once every write made so far is committed (and, with FULL, fsynced). */
   durable(): Promise<void> {
-    if (!this.#inTx) return Promise.resolve();
+    if (!this.#inTx) {
+      if (this.#unsynced) {
+        try {
+          this.#syncWal();
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      }
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  #syncWal(): void {
+    this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
+    this.#wal.syncDataSync();
+    this.#unsynced = false;
+    this.syncs++;
   }
 
   /** Commits the open group transaction now. */
@@ -278,6 +312,10 @@ export class Store implements JobStore {
     try {
       this.#db.exec("COMMIT");
       this.commits++;
+      if (this.#syncOnDemand) {
+        this.#unsynced = true;
+        if (waiters.length) this.#syncWal();
+      }
     } catch (e) {
       // A failed commit leaves memory ahead of disk; nothing acknowledged may be trusted.
       for (const w of waiters) w.reject(e);
@@ -290,6 +328,8 @@ export class Store implements JobStore {
   close(): void {
     if (this.#closed) return;
     this.flush();
+    if (this.#unsynced) this.#syncWal();
+    this.#wal?.close();
     this.#closed = true;
     this.#db.close();
   }

@@ -407,3 +407,35 @@ Deno.test("store.upsertAgent() inserts and refreshes agents", () =>
     assert.equal(a.last_seen, 2_000, "a null last_seen keeps the old one");
     assert.equal(a.draining, 1);
   }));
+
+Deno.test("store fsyncs the WAL only for commits someone waits on, and before answering", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = openStore(`${dir}/s.db`);
+  try {
+    const spec = parseJobSpec({ shell: "true" });
+    const job = () => ({
+      spec,
+      state: "queued" as const,
+      run_at: null,
+      created_at: 0,
+      owner: null,
+    });
+    store.write(() => store.insertJob(job()));
+    store.flush();
+    assert.equal(store.syncs, 0, "a commit nobody waits on is not fsynced");
+    store.write(() => store.insertJob(job()));
+    const acked = store.durable();
+    store.flush();
+    await acked;
+    assert.equal(store.syncs, 1, "a commit with a waiter is fsynced before it resolves");
+    store.write(() => store.insertJob(job()));
+    store.flush();
+    await store.durable();
+    assert.equal(store.syncs, 2, "durable() after an unsynced commit fsyncs first");
+    await store.durable();
+    assert.equal(store.syncs, 2, "nothing new: no fsync");
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
