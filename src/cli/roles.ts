@@ -7,7 +7,7 @@
 import { type AgentConfig, runAgent } from "../agent/mod.ts";
 import { parseRuntimeFlag } from "../agent/runtimes.ts";
 import { parseDuration } from "../protocol/mod.ts";
-import { type ServerConfig, startServer } from "../server/mod.ts";
+import type { ServerConfig } from "../server/mod.ts";
 import {
   type Command,
   type Flag,
@@ -193,6 +193,15 @@ function durationFlag(args: ParsedArgs, name: string): number | undefined {
   return ms;
 }
 
+/**
+ * The server is loaded only by the commands that run one, so an agent process does not carry
+ * the HTTP stack, SQLite and the dashboard (about 10 MB of its RSS). The specifier is a literal,
+ * so `deno compile` still embeds the module.
+ */
+function loadServer(): Promise<typeof import("../server/mod.ts")> {
+  return import("../server/mod.ts");
+}
+
 async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
   const tokens = [...args.list("token")];
   const file = args.str("token-file");
@@ -256,6 +265,7 @@ export const server: Command = {
   flags: SERVER_FLAGS,
   async run(args, signal) {
     const config = await serverConfig(args);
+    const { startServer } = await loadServer();
     const running = await startServer({
       ...config,
       onListen: ({ url }) => console.error(`jobdist server listening on ${url}`),
@@ -288,6 +298,7 @@ export const dev: Command = {
   ],
   async run(args, signal) {
     const config = await serverConfig(args);
+    const { startServer } = await loadServer();
     const running = await startServer({ ...config, tokens: [] }, signal);
     console.error(`jobdist dev: server on ${running.url}, database ${config.db}`);
     console.error(`jobdist dev: try  jobdist submit --server ${running.url} --shell 'echo hello'`);

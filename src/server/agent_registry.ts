@@ -90,6 +90,8 @@ export class AgentRegistry {
   readonly #agents = new Map<string, AgentState>();
   /** Connected, not draining agents with a free slot: what a dispatch pass walks. */
   readonly #free = new Set<AgentState>();
+  /** When each agent's facts were last written. */
+  readonly #factsSaved = new Map<string, number>();
   readonly #now: () => number;
   readonly #mono: () => number;
   readonly #hooks: AgentHooks | undefined;
@@ -214,7 +216,8 @@ export class AgentRegistry {
 
   /** Marks the agent disconnected if `link` is still its connection. */
   disconnect(agent: AgentState, link: AgentLink): void {
-    if (agent.link !== link) return;
+    // A connection replaced by a newer one closes late: it must not touch the live agent.
+    if (agent.link !== link || this.#agents.get(agent.id) !== agent) return;
     agent.link = null;
     agent.liveness = "disconnected";
     agent.disconnectedMono = this.#mono();
@@ -235,6 +238,12 @@ export class AgentRegistry {
     agent.lastSeen = this.#now();
     if (facts) agent.facts = facts;
     this.#hooks?.heartbeat(agent, facts, agent.lastSeen);
+    // The latest facts and last-seen time survive a restart; once a minute is enough.
+    if (facts && agent.lastSeen - (this.#factsSaved.get(agent.id) ?? 0) >= 60_000) {
+      this.#factsSaved.set(agent.id, agent.lastSeen);
+      const json = JSON.stringify(facts);
+      this.#store.write(() => this.#store.setAgentFacts(agent.id, json, agent.lastSeen!));
+    }
   }
 
   /** Sends `msg` to the agent if it is connected; returns whether it was sent. */
