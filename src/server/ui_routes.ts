@@ -8,6 +8,7 @@
 import type { Context, Hono } from "hono";
 import { BUNDLE_JS } from "../ui/bundle.ts";
 import { parseJobFilter } from "../ui/lib/job_filter.ts";
+import { type ApiGet, loadSchedules } from "../ui/lib/schedules.ts";
 import {
   AgentsPage,
   JobPage,
@@ -17,6 +18,7 @@ import {
   OverviewPage,
   type PageContext,
   renderPage,
+  SchedulesPage,
   SubmitPage,
 } from "../ui/pages.tsx";
 import { CSS } from "../ui/styles.ts";
@@ -33,6 +35,7 @@ import {
   logoutCookie,
   safeNext,
   sameOrigin,
+  sessionToken,
   uiPrincipal,
 } from "./ui_session.ts";
 import { UiHub } from "./ui_stream.ts";
@@ -142,6 +145,20 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
         page(c, 200, renderPage(AgentsPage, { ctx: context(), agents: agentViews(scheduler) })),
   );
 
+  app.get("/schedules", async (c) => {
+    const redirect = await viewer(c);
+    if (redirect) return redirect;
+    const schedules = await loadSchedules(apiReader(c, app.fetch));
+    return page(c, 200, renderPage(SchedulesPage, { ctx: context(), schedules }));
+  });
+
+  app.get("/ui/data/schedules", async (c) => {
+    await requireViewer(c);
+    const schedules = await loadSchedules(apiReader(c, app.fetch));
+    if (!schedules) throw new HttpError(404, "not_found", "This server does not serve schedules");
+    return c.json({ schedules });
+  });
+
   app.get("/submit", async (c) =>
     await viewer(c) ??
       page(
@@ -233,6 +250,30 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     for (const row of scheduler.store.listJobs({ limit: 500 })) queues.add(row.queue);
     return [...queues].sort();
   }
+}
+
+/**
+ * Reads `GET /api/v1<path>` in process with the viewer's credentials (as the gateway sends
+ * them). The schedules page reads the API rather than the schedule manager: it shows exactly
+ * what the API answers, and needs nothing when a server does not serve schedules.
+ */
+function apiReader(c: Context, fetch: (req: Request) => Response | Promise<Response>): ApiGet {
+  return async <T>(path: string): Promise<T | null> => {
+    const headers = new Headers();
+    const token = sessionToken(c);
+    const bearer = c.req.header("authorization") ?? (token ? `Bearer ${token}` : undefined);
+    if (bearer) headers.set("authorization", bearer);
+    const res = await fetch(new Request(new URL(`/api/v1${path}`, c.req.url), { headers }));
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return null;
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new HttpError(500, "internal", `Cannot read ${path}: the API answered ${res.status}`);
+    }
+    return await res.json();
+  };
 }
 
 /** Long caching for a fingerprinted asset URL, revalidation otherwise. */

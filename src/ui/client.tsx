@@ -9,6 +9,7 @@ import { JobDetail } from "./islands/job_detail.tsx";
 import { LiveAgents } from "./islands/live_agents.tsx";
 import { LiveJobs } from "./islands/live_jobs.tsx";
 import { LiveOverview } from "./islands/live_overview.tsx";
+import { LiveSchedules } from "./islands/live_schedules.tsx";
 import { SubmitForm } from "./islands/submit_form.tsx";
 
 // Props are the server's JSON.stringify of each island's typed props (see island.tsx).
@@ -16,6 +17,7 @@ const ISLANDS: Record<string, (el: Element, json: string) => void> = {
   LiveOverview: (el, json) => hydrate(<LiveOverview {...JSON.parse(json)} />, el),
   LiveAgents: (el, json) => hydrate(<LiveAgents {...JSON.parse(json)} />, el),
   LiveJobs: (el, json) => hydrate(<LiveJobs {...JSON.parse(json)} />, el),
+  LiveSchedules: (el, json) => hydrate(<LiveSchedules {...JSON.parse(json)} />, el),
   JobDetail: (el, json) => hydrate(<JobDetail {...JSON.parse(json)} />, el),
   SubmitForm: (el, json) => hydrate(<SubmitForm {...JSON.parse(json)} />, el),
 };

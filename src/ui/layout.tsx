@@ -6,7 +6,7 @@
 import type { ComponentChildren } from "preact";
 
 /** The pages in the navigation. */
-export type NavPage = "overview" | "jobs" | "agents" | "submit" | "login";
+export type NavPage = "overview" | "jobs" | "agents" | "schedules" | "submit" | "login";
 
 /** Props of {@linkcode Layout}. */
 export interface LayoutProps {
@@ -23,6 +23,7 @@ const NAV: Array<[NavPage, string, string]> = [
   ["overview", "/", "Overview"],
   ["jobs", "/jobs", "Jobs"],
   ["agents", "/agents", "Agents"],
+  ["schedules", "/schedules", "Schedules"],
   ["submit", "/submit", "Submit"],
 ];
 

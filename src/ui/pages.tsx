@@ -12,9 +12,11 @@ import { JobDetail, type JobDetailProps } from "./islands/job_detail.tsx";
 import { LiveAgents } from "./islands/live_agents.tsx";
 import { LiveJobs, type LiveJobsProps } from "./islands/live_jobs.tsx";
 import { LiveOverview } from "./islands/live_overview.tsx";
+import { LiveSchedules } from "./islands/live_schedules.tsx";
 import { runtimesOf, SubmitForm } from "./islands/submit_form.tsx";
 import { Layout } from "./layout.tsx";
 import type { UiOverview } from "../protocol/ui_wire.ts";
+import type { UiSchedule } from "./lib/schedules.ts";
 
 /** What every page needs besides its data. */
 export interface PageContext {
@@ -65,6 +67,30 @@ export function JobPage(
   return (
     <Layout title={`Job ${detail.job.id}`} active="jobs" {...ctx}>
       <Island name="JobDetail" component={JobDetail} props={{ ...detail, now: ctx.now }} />
+    </Layout>
+  );
+}
+
+/** `/schedules`; `schedules` is `null` when this server does not serve schedules. */
+export function SchedulesPage(
+  { ctx, schedules }: { ctx: PageContext; schedules: UiSchedule[] | null },
+) {
+  return (
+    <Layout title="Schedules" active="schedules" {...ctx}>
+      {schedules
+        ? (
+          <Island
+            name="LiveSchedules"
+            component={LiveSchedules}
+            props={{ schedules, now: ctx.now }}
+          />
+        )
+        : (
+          <>
+            <h1>Schedules</h1>
+            <p class="muted">This server does not serve cron schedules.</p>
+          </>
+        )}
     </Layout>
   );
 }

@@ -51,11 +51,11 @@ h2 { font-size: 16px; margin: 22px 0 10px; }
 .stat .l { color: var(--muted); font-size: 13px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; font-size: 12px;
   font-weight: 600; border: 1px solid currentColor; white-space: nowrap; }
-.s-succeeded, .s-idle { color: var(--ok); }
+.s-succeeded, .s-idle, .s-active { color: var(--ok); }
 .s-failed, .s-timed_out, .s-lost { color: var(--bad); }
-.s-cancelled, .s-draining { color: var(--warn); }
+.s-cancelled, .s-draining, .s-paused { color: var(--warn); }
 .s-running, .s-assigned, .s-busy { color: var(--run); }
-.s-queued, .s-scheduled, .s-disconnected { color: var(--wait); }
+.s-queued, .s-scheduled, .s-disconnected, .s-skipped { color: var(--wait); }
 .live { font-size: 12px; color: var(--muted); display: inline-flex; gap: 6px; align-items: center; }
 .live::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--wait); }
 .live[data-status="live"]::before { background: var(--ok); }
@@ -67,6 +67,9 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .cmd { font-family: var(--mono); font-size: 13px; max-width: 420px; overflow: hidden;
   text-overflow: ellipsis; white-space: nowrap; }
 .reason { font-size: 12px; color: var(--muted); }
+.nowrap, ol.fires li { white-space: nowrap; }
+ol.fires { list-style: none; margin: 0; padding: 0; }
+ol.fires time, td[data-last-fire] time { font-variant-numeric: tabular-nums; }
 .table-wrap { overflow-x: auto; }
 button, .button { font: inherit; padding: 6px 12px; border-radius: 6px; border: 1px solid var(--border);
   background: var(--panel); color: var(--fg); cursor: pointer; text-decoration: none; display: inline-block; }
@@ -123,5 +126,10 @@ pre.log.only-stdout .err, pre.log.only-stderr .out { display: none; }
   table.jobs td { border: 0; padding: 0; }
   table.jobs td.cmd { grid-column: 1 / -1; max-width: none; }
   table.jobs td.hide-sm { display: none; }
+  table.schedules thead { display: none; }
+  table.schedules tr { display: block; padding: 8px 0; border-bottom: 1px solid var(--border); }
+  table.schedules td { display: flex; gap: 10px; border: 0; padding: 2px 0; }
+  table.schedules td[data-label]::before { content: attr(data-label); flex: 0 0 84px;
+    color: var(--muted); font-size: 13px; }
 }
 `;
