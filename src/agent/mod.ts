@@ -25,6 +25,8 @@ export interface AgentConfig {
   workRoot?: string;
   /** How long running jobs may finish after a stop is asked (default 30 s). */
   drainTimeoutMs?: number;
+  /** Memory for unacknowledged output before it spills to disk (default 64 MiB). */
+  outputMemoryBytes?: number;
   /** Where agent log lines go (default stderr). */
   log?: (line: string) => void;
   /** Run at most this many jobs, then exit (`--once` is 1). */
@@ -85,6 +87,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
     workRoot: config.workRoot,
     log,
     maxJobs: config.maxJobs,
+    outputMemoryBytes: config.outputMemoryBytes,
   });
   worker.reapOrphans();
   const reaper = setInterval(() => worker.reapOrphans(), 10_000);

@@ -23,6 +23,7 @@ import { statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
+import { type LogFrame, MemoryBudget, RetainedOutput } from "./retained.ts";
 import { findSetsid, killMarked } from "./process.ts";
 import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
 
@@ -40,19 +41,22 @@ export interface WorkerOptions {
   log?: (line: string) => void;
   /** Take at most this many jobs, then drain (ephemeral agents; default: no limit). */
   maxJobs?: number;
+  /** Memory for unacknowledged output before it spills to disk (default 64 MiB). */
+  outputMemoryBytes?: number;
 }
-
-type LogFrame = Extract<AgentMessage, { type: "log" }>;
 
 interface Held {
   runner: JobRunner;
   nextSeq: number;
-  /** Output frames not yet acknowledged as durable. */
-  retained: LogFrame[];
+  /** Output frames not yet acknowledged as durable (in memory, spilling to disk). */
+  retained: RetainedOutput;
   result: AttemptResult | null;
   /** The server said this attempt is not ours any more: kill it, report nothing. */
   stale: boolean;
 }
+
+/** Memory all attempts' unacknowledged output may take before it spills to disk. */
+const RETAINED_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /** Bytes queued on the socket above which job output waits. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
@@ -62,6 +66,7 @@ export class Worker {
   readonly #o: WorkerOptions;
   readonly #held = new Map<string, Held>();
   readonly #baseEnv: Record<string, string>;
+  readonly #budget: MemoryBudget;
   readonly #setsid = findSetsid();
   #socket: WebSocket | null = null;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
@@ -78,6 +83,7 @@ export class Worker {
 
   constructor(options: WorkerOptions) {
     this.#o = options;
+    this.#budget = new MemoryBudget(options.outputMemoryBytes ?? RETAINED_MEMORY_BYTES);
     this.#baseEnv = Object.fromEntries(
       Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("JOBDIST_")),
     );
@@ -153,20 +159,13 @@ export class Worker {
       case "reject":
         return this.#markStale(msg.attempt_id);
       case "log_ack": {
-        const h = this.#held.get(msg.attempt_id);
-        if (h) {
-          // Retained frames are in seq order: drop the acknowledged prefix.
-          let n = 0;
-          while (n < h.retained.length && h.retained[n].seq < msg.log_seq) n++;
-          if (n) h.retained.splice(0, n);
-        }
+        this.#held.get(msg.attempt_id)?.retained.ack(msg.log_seq);
         return;
       }
       case "started_ack":
         return;
       case "ack":
-        this.#held.delete(msg.attempt_id);
-        this.#notifyIdle();
+        this.#forget(msg.attempt_id);
         return;
       case "drain":
         this.#draining = msg.enabled || this.#selfDraining;
@@ -187,11 +186,11 @@ export class Worker {
       const h = this.#held.get(r.attempt_id);
       if (!h) continue;
       if (r.action === "ack") {
-        this.#held.delete(r.attempt_id);
+        this.#forget(r.attempt_id);
       } else if (r.action === "kill") {
         this.#markStale(r.attempt_id);
       } else {
-        for (const f of h.retained) if (f.seq >= r.log_seq) this.#send(f);
+        for (const f of h.retained.from(r.log_seq)) this.#send(f);
         if (h.result) this.#sendFinished(r.attempt_id, h);
       }
     }
@@ -209,7 +208,14 @@ export class Worker {
       this.#send({ type: "refuse", attempt_id: a.attempt_id, reason });
       return;
     }
-    const held: Held = { runner: null!, nextSeq: 0, retained: [], result: null, stale: false };
+    const spool = `${this.#o.workRoot ?? tmpdir()}/jobdist-spool-${this.#o.id}-${a.attempt_id}`;
+    const held: Held = {
+      runner: null!,
+      nextSeq: 0,
+      retained: new RetainedOutput(this.#budget, spool),
+      result: null,
+      stale: false,
+    };
     held.runner = new JobRunner(a, {
       runtimes: this.#o.runtimes,
       baseEnv: this.#baseEnv,
@@ -230,11 +236,7 @@ export class Worker {
     }
     held.runner.run().then((result) => {
       this.completed++;
-      if (held.stale) {
-        this.#held.delete(a.attempt_id);
-        this.#notifyIdle();
-        return;
-      }
+      if (held.stale) return this.#forget(a.attempt_id);
       held.result = result;
       this.#sendFinished(a.attempt_id, held);
     });
@@ -243,10 +245,10 @@ export class Worker {
   #output(id: string, h: Held, stream: "stdout" | "stderr", data: string): void | Promise<void> {
     if (h.stale) return;
     const frame: LogFrame = { type: "log", attempt_id: id, seq: h.nextSeq++, stream, data };
-    h.retained.push(frame);
+    h.retained.add(frame);
     this.#send(frame);
     const socket = this.#socket;
-    // While disconnected, output stays retained; the job's output cap bounds it.
+    // While disconnected, output stays retained: in memory up to a budget, then on disk.
     if (socket && socket.bufferedAmount > SEND_HIGH_WATER) return this.#drained(socket);
   }
 
@@ -261,14 +263,20 @@ export class Worker {
     this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result: h.result! });
   }
 
+  /** Drops an attempt the agent is done with, with its retained output. */
+  #forget(id: string): void {
+    this.#held.get(id)?.retained.discard();
+    this.#held.delete(id);
+    this.#notifyIdle();
+  }
+
   #markStale(id: string): void {
     const h = this.#held.get(id);
     if (!h) return;
     h.stale = true;
-    h.retained = [];
+    h.retained.discard();
     if (h.result) {
-      this.#held.delete(id);
-      this.#notifyIdle();
+      this.#forget(id);
     } else {
       h.runner.stop("stale");
     }

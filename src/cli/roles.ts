@@ -154,6 +154,14 @@ const AGENT_FLAGS: Flag[] = [
     help: "parent of per-attempt directories (default: system temp)",
   },
   {
+    name: "output-memory",
+    type: "string",
+    env: "JOBDIST_OUTPUT_MEMORY",
+    value: "BYTES",
+    help:
+      "memory for output not yet stored by the server (e.g. during a disconnect); past it, output spills to files in the work dir (default 67108864)",
+  },
+  {
     name: "drain-timeout",
     type: "string",
     env: "JOBDIST_DRAIN_TIMEOUT",
@@ -252,6 +260,7 @@ function agentConfig(args: ParsedArgs, server: string): AgentConfig {
       (home ? `${home}/.local/state/jobdist/${name.replace(/[^A-Za-z0-9_.-]/g, "-")}` : undefined),
     workRoot: args.str("work-dir"),
     drainTimeoutMs: durationFlag(args, "drain-timeout"),
+    outputMemoryBytes: intFlag(args.str("output-memory"), "output-memory", 0, 2 ** 40),
     maxJobs: args.bool("once") ? 1 : intFlag(args.str("max-jobs"), "max-jobs", 1, 1_000_000_000),
     idleExitMs: durationFlag(args, "idle-exit"),
   };

@@ -124,7 +124,7 @@ export class Fixture {
    * Starts `jobdist agent` (its id is kept in `<dir>/agent-<name>`, so a restart with the same
    * name is the same agent) and waits until the server welcomes it.
    */
-  async agent(server: string, name: string, slots = 4): Promise<AgentChild> {
+  async agent(server: string, name: string, slots = 4, extra: string[] = []): Promise<AgentChild> {
     const stateDir = `${this.dir}/agent-${name}`;
     const child = spawnJobdist([
       "agent",
@@ -140,6 +140,7 @@ export class Fixture {
       this.dir,
       "--drain-timeout",
       "1s",
+      ...extra,
     ]);
     this.children.push(child);
     const m = await child.waitFor(new RegExp(`connected as ${name} \\((\\S+)\\)`), 30_000);

@@ -155,3 +155,39 @@ Deno.test("faults: a job that ends while its agent is cut off keeps its whole ou
     await f.cleanup();
   }
 });
+
+// Output printed during a cut is kept on disk past the agent's memory budget, then resent whole.
+Deno.test("faults: output past the agent's memory budget during a cut spills to disk and arrives whole", async () => {
+  const f = await Fixture.create();
+  const srv = await f.server({ heartbeat: "300ms", lostAfter: "10s" });
+  const proxy = new TcpProxy({ hostname: "127.0.0.1", port: srv.port });
+  try {
+    const agent = await f.agent(proxy.url, "spiller", 1, ["--output-memory", "65536"]);
+    const job = await srv.client.submit({
+      shell: "echo start; sleep 1.5; seq 1 100000 | sed 's/^/line /'; sleep 1; echo end",
+    });
+    await waitUntil(
+      async () => (await logText(srv.client, job.id)).startsWith("start\n"),
+      30_000,
+      "the job to start",
+    );
+    proxy.cut();
+    const spoolPrefix = `jobdist-spool-${agent.id}-`;
+    const spoolFiles = () =>
+      [...Deno.readDirSync(f.dir)].filter((e) => e.name.startsWith(spoolPrefix));
+    await waitUntil(() => spoolFiles().length > 0, 15_000, "output to spill to disk");
+    proxy.restore();
+    const [done] = await checkJobs(srv.client, [job.id], 60_000);
+    assert.equal(done.state, "succeeded");
+    assert.equal(done.attempt_count, 1, "no requeue");
+    const lines = Array.from({ length: 100_000 }, (_, i) => `line ${i + 1}\n`).join("");
+    assert.ok(
+      (await logText(srv.client, job.id)) === `start\n${lines}end\n`,
+      "output whole, in order",
+    );
+    await waitUntil(() => spoolFiles().length === 0, 10_000, "the spool file to be removed");
+  } finally {
+    await proxy.close();
+    await f.cleanup();
+  }
+});

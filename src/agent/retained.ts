@@ -1,0 +1,115 @@
+/**
+ * Output an agent keeps until the server says it is durable (`log_ack`). It lives in memory up
+ * to an agent-wide budget; past it (a long disconnect from a chatty job), further frames of that
+ * attempt go to a spool file on disk, so the agent's memory stays bounded whatever the jobs print.
+ * Frames come back in order for a resend after a reconnect.
+ * @module
+ */
+
+import type { AgentMessage } from "../protocol/mod.ts";
+
+/** One output frame. */
+export type LogFrame = Extract<AgentMessage, { type: "log" }>;
+
+/** Memory shared by every attempt's retained output. */
+export class MemoryBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+
+  /** Reserves `n` bytes if they fit. */
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  /** Gives `n` bytes back. */
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+}
+
+/** The unacknowledged output of one attempt. */
+export class RetainedOutput {
+  readonly #budget: MemoryBudget;
+  readonly #spoolPath: string;
+  #mem: LogFrame[] = [];
+  #memBytes = 0;
+  /** Frames with seq in [#fileFirst, #fileLast] are in the spool file. */
+  #fileFirst = -1;
+  #fileLast = -1;
+
+  constructor(budget: MemoryBudget, spoolPath: string) {
+    this.#budget = budget;
+    this.#spoolPath = spoolPath;
+  }
+
+  /** Whether any frame went to disk (for tests and logs). */
+  get spilled(): boolean {
+    return this.#fileFirst >= 0;
+  }
+
+  /** Number of frames kept in memory. */
+  get inMemory(): number {
+    return this.#mem.length;
+  }
+
+  /** Keeps `frame` until acknowledged. */
+  add(frame: LogFrame): void {
+    // Once spilling, stay on disk: the file must hold only frames newer than memory's.
+    if (this.#fileFirst < 0 && this.#budget.take(frame.data.length)) {
+      this.#mem.push(frame);
+      this.#memBytes += frame.data.length;
+      return;
+    }
+    Deno.writeTextFileSync(this.#spoolPath, JSON.stringify(frame) + "\n", {
+      append: true,
+      mode: 0o600,
+    });
+    if (this.#fileFirst < 0) this.#fileFirst = frame.seq;
+    this.#fileLast = frame.seq;
+  }
+
+  /** Drops every frame before `seq` (the server stored them). */
+  ack(seq: number): void {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.#mem.length && this.#mem[n].seq < seq) bytes += this.#mem[n++].data.length;
+    if (n) {
+      this.#mem.splice(0, n);
+      this.#memBytes -= bytes;
+      this.#budget.release(bytes);
+    }
+    if (this.#fileFirst >= 0 && seq > this.#fileLast) this.#removeFile();
+  }
+
+  /** The kept frames from `seq` on, in order. */
+  from(seq: number): LogFrame[] {
+    const out = this.#mem.filter((f) => f.seq >= seq);
+    if (this.#fileFirst >= 0 && seq <= this.#fileLast) {
+      for (const line of Deno.readTextFileSync(this.#spoolPath).split("\n")) {
+        if (!line) continue;
+        const frame: LogFrame = JSON.parse(line);
+        if (frame.seq >= seq) out.push(frame);
+      }
+    }
+    return out;
+  }
+
+  /** Forgets everything (the attempt is over or stale). */
+  discard(): void {
+    this.#budget.release(this.#memBytes);
+    this.#mem = [];
+    this.#memBytes = 0;
+    if (this.#fileFirst >= 0) this.#removeFile();
+  }
+
+  #removeFile(): void {
+    try {
+      Deno.removeSync(this.#spoolPath);
+    } catch {
+      // already gone
+    }
+    this.#fileFirst = this.#fileLast = -1;
+  }
+}
