@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
+import { Statements } from "./sql.ts";
 import type { HostFacts } from "../protocol/mod.ts";
 import type { AgentHooks, AgentState } from "./agent_registry.ts";
 import type { Store } from "./store.ts";
@@ -67,7 +68,7 @@ export class AgentHealth implements AgentHooks {
   readonly #store: Store;
   readonly #db: DatabaseSync;
   readonly #now: () => number;
-  readonly #stmts = new Map<string, StatementSync>();
+  readonly #sql: Statements;
   readonly #open = new Map<string, OpenSession>();
   readonly #buckets = new Map<string, Bucket>();
   /** Labels each agent declared in its last hello, before any override. */
@@ -77,13 +78,14 @@ export class AgentHealth implements AgentHooks {
   constructor(store: Store, options: AgentHealthOptions = {}) {
     this.#store = store;
     this.#db = store.db;
+    this.#sql = new Statements(store.db);
     this.#now = options.now ?? Date.now;
   }
 
   /** Closes sessions a crashed server left open, at the last instant they were seen. */
   recover(): void {
     this.#store.write(() =>
-      this.#run(
+      this.#sql.run(
         "UPDATE agent_sessions SET disconnected_at = last_seen_at WHERE disconnected_at IS NULL",
       )
     );
@@ -103,8 +105,10 @@ export class AgentHealth implements AgentHooks {
     this.#applyOverride(agent);
     this.#store.write(() => {
       const old = this.#open.get(agent.id);
-      if (old) this.#run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, old.id);
-      const r = this.#run(
+      if (old) {
+        this.#sql.run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, old.id);
+      }
+      const r = this.#sql.run(
         `INSERT INTO agent_sessions (agent_id, connected_at, last_seen_at) VALUES (?, ?, ?)`,
         agent.id,
         at,
@@ -122,7 +126,7 @@ export class AgentHealth implements AgentHooks {
     if (!open || open.agent !== agent) return;
     this.#open.delete(agent.id);
     this.#store.write(() => {
-      this.#run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, open.id);
+      this.#sql.run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, open.id);
       this.#flushBucket(agent.id);
     });
   }
@@ -137,7 +141,7 @@ export class AgentHealth implements AgentHooks {
         this.#flushBucket(agent.id);
         const open = this.#open.get(agent.id);
         if (open) {
-          this.#run("UPDATE agent_sessions SET last_seen_at = ? WHERE id = ?", at, open.id);
+          this.#sql.run("UPDATE agent_sessions SET last_seen_at = ? WHERE id = ?", at, open.id);
         }
       });
       b = undefined;
@@ -162,7 +166,7 @@ export class AgentHealth implements AgentHooks {
     const at = this.#now();
     this.#store.write(() => {
       for (const [agentId, open] of this.#open) {
-        this.#run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, open.id);
+        this.#sql.run("UPDATE agent_sessions SET disconnected_at = ? WHERE id = ?", at, open.id);
         this.#flushBucket(agentId);
       }
     });
@@ -174,7 +178,7 @@ export class AgentHealth implements AgentHooks {
 
   /** Sessions of an agent that overlap the `windowMs` before `now`. */
   sessions(agentId: string, now: number, windowMs: number): Session[] {
-    return this.#all<{ connected_at: number; disconnected_at: number | null }>(
+    return this.#sql.all<{ connected_at: number; disconnected_at: number | null }>(
       `SELECT connected_at, disconnected_at FROM agent_sessions
         WHERE agent_id = ? AND (disconnected_at IS NULL OR disconnected_at > ?)
         ORDER BY connected_at`,
@@ -185,7 +189,7 @@ export class AgentHealth implements AgentHooks {
 
   /** When the agent first connected (as far as stored sessions tell), or `null`. */
   firstSeen(agentId: string): number | null {
-    const row = this.#get<{ t: number | null }>(
+    const row = this.#sql.get<{ t: number | null }>(
       "SELECT MIN(connected_at) AS t FROM agent_sessions WHERE agent_id = ?",
       agentId,
     );
@@ -208,7 +212,7 @@ export class AgentHealth implements AgentHooks {
 
   /** Stored 1-minute samples of an agent since `from`, oldest first. */
   samples(agentId: string, from: number): HealthSample[] {
-    return this.#all<HealthSample>(
+    return this.#sql.all<HealthSample>(
       `SELECT t, n, load1, cpus, mem_total, mem_available, disk_free, rss FROM agent_samples
         WHERE agent_id = ? AND t >= ? ORDER BY t`,
       agentId,
@@ -220,7 +224,7 @@ export class AgentHealth implements AgentHooks {
 
   /** The stored override of an agent, if any. */
   override(agentId: string): AgentOverride | undefined {
-    return this.#get<AgentOverride>(
+    return this.#sql.get<AgentOverride>(
       "SELECT name, labels, disabled FROM agent_overrides WHERE agent_id = ?",
       agentId,
     );
@@ -247,7 +251,7 @@ export class AgentHealth implements AgentHooks {
       disabled: change.disabled === undefined ? old.disabled : change.disabled ? 1 : 0,
     };
     this.#store.write(() => {
-      this.#run(
+      this.#sql.run(
         `INSERT INTO agent_overrides (agent_id, name, labels, disabled) VALUES (?, ?, ?, ?)
           ON CONFLICT (agent_id) DO UPDATE SET name = excluded.name, labels = excluded.labels,
             disabled = excluded.disabled`,
@@ -257,10 +261,10 @@ export class AgentHealth implements AgentHooks {
         next.disabled,
       );
       if (next.name !== null) {
-        this.#run("UPDATE agents SET name = ? WHERE id = ?", next.name, agentId);
+        this.#sql.run("UPDATE agents SET name = ? WHERE id = ?", next.name, agentId);
       }
       if (next.labels !== null) {
-        this.#run("UPDATE agents SET labels = ? WHERE id = ?", next.labels, agentId);
+        this.#sql.run("UPDATE agents SET labels = ? WHERE id = ?", next.labels, agentId);
       }
     });
   }
@@ -272,7 +276,7 @@ export class AgentHealth implements AgentHooks {
     this.#store.write(() => {
       for (const table of ["agents", "agent_sessions", "agent_samples", "agent_overrides"]) {
         const col = table === "agents" ? "id" : "agent_id";
-        this.#run(`DELETE FROM ${table} WHERE ${col} = ?`, agentId);
+        this.#sql.run(`DELETE FROM ${table} WHERE ${col} = ?`, agentId);
       }
     });
   }
@@ -280,8 +284,8 @@ export class AgentHealth implements AgentHooks {
   /** Deletes samples older than `sampleAgeMs` and sessions ended before `sessionAgeMs`. */
   prune(now: number, sampleAgeMs = 7 * DAY, sessionAgeMs = 31 * DAY): number {
     return this.#store.write(() => {
-      const a = this.#run("DELETE FROM agent_samples WHERE t < ?", now - sampleAgeMs);
-      const b = this.#run(
+      const a = this.#sql.run("DELETE FROM agent_samples WHERE t < ?", now - sampleAgeMs);
+      const b = this.#sql.run(
         "DELETE FROM agent_sessions WHERE disconnected_at IS NOT NULL AND disconnected_at < ?",
         now - sessionAgeMs,
       );
@@ -303,7 +307,7 @@ export class AgentHealth implements AgentHooks {
     if (!b) return;
     this.#buckets.delete(agentId);
     const avg = (k: FactKey) => (b.counts[k] ? b.sums[k] / b.counts[k] : null);
-    this.#run(
+    this.#sql.run(
       `INSERT INTO agent_samples (agent_id, t, n, load1, cpus, mem_total, mem_available,
          disk_free, rss) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (agent_id, t) DO UPDATE SET n = excluded.n, load1 = excluded.load1,
@@ -319,24 +323,6 @@ export class AgentHealth implements AgentHooks {
       avg("disk_free"),
       avg("rss"),
     );
-  }
-
-  #stmt(sql: string): StatementSync {
-    let s = this.#stmts.get(sql);
-    if (!s) this.#stmts.set(sql, s = this.#db.prepare(sql));
-    return s;
-  }
-
-  #run(sql: string, ...params: SQLInputValue[]) {
-    return this.#stmt(sql).run(...params);
-  }
-
-  #get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
-    return this.#stmt(sql).get(...params) as T | undefined;
-  }
-
-  #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
-    return this.#stmt(sql).all(...params) as T[];
   }
 }
 

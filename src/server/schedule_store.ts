@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync } from "node:sqlite";
+import { Statements } from "./sql.ts";
 import type { ScheduleSpec } from "../protocol/schedule.ts";
 import type { JobStore } from "./store.ts";
 
@@ -44,28 +45,19 @@ export class DuplicateFireError extends Error {
 /** Schedules and fires in SQLite. */
 export class ScheduleStore {
   readonly #db: DatabaseSync;
-  readonly #stmts = new Map<string, StatementSync>();
+  readonly #sql: Statements;
   /** The job store whose group transaction every write here joins. */
   readonly jobs: JobStore;
 
   constructor(db: DatabaseSync, jobs: JobStore) {
     this.#db = db;
+    this.#sql = new Statements(db);
     this.jobs = jobs;
-  }
-
-  #stmt(sql: string): StatementSync {
-    let s = this.#stmts.get(sql);
-    if (!s) this.#stmts.set(sql, s = this.#db.prepare(sql));
-    return s;
-  }
-
-  #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
-    return this.#stmt(sql).all(...params) as T[];
   }
 
   /** Inserts a schedule and returns its id; throws on a duplicate name. */
   insert(spec: ScheduleSpec, owner: string | null, now: number): number {
-    const r = this.#stmt(
+    const r = this.#sql.prepare(
       `INSERT INTO schedules (name, spec, paused, owner, created_at, updated_at, last_fire_time)
         VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ).run(spec.name, JSON.stringify(spec), spec.paused ? 1 : 0, owner, now, now, now);
@@ -74,7 +66,7 @@ export class ScheduleStore {
 
   /** Replaces a schedule's spec; fire times up to `cursor` are treated as handled. */
   update(id: number, spec: ScheduleSpec, now: number, cursor: number): void {
-    this.#stmt(
+    this.#sql.prepare(
       `UPDATE schedules SET name = ?, spec = ?, paused = ?, updated_at = ?,
         last_fire_time = MAX(COALESCE(last_fire_time, 0), ?) WHERE id = ?`,
     ).run(spec.name, JSON.stringify(spec), spec.paused ? 1 : 0, now, cursor, id);
@@ -82,29 +74,31 @@ export class ScheduleStore {
 
   /** Deletes a schedule and its fire records (its jobs stay). */
   delete(id: number): void {
-    this.#stmt("DELETE FROM schedules WHERE id = ?").run(id);
+    this.#sql.prepare("DELETE FROM schedules WHERE id = ?").run(id);
   }
 
   /** The schedule with `id`. */
   get(id: number): ScheduleRow | undefined {
-    return this.#stmt("SELECT * FROM schedules WHERE id = ?").get(id) as ScheduleRow | undefined;
+    return this.#sql.prepare("SELECT * FROM schedules WHERE id = ?").get(id) as
+      | ScheduleRow
+      | undefined;
   }
 
   /** The schedule named `name`. */
   byName(name: string): ScheduleRow | undefined {
-    return this.#stmt("SELECT * FROM schedules WHERE name = ?").get(name) as
+    return this.#sql.prepare("SELECT * FROM schedules WHERE name = ?").get(name) as
       | ScheduleRow
       | undefined;
   }
 
   /** Every schedule, by name. */
   list(): ScheduleRow[] {
-    return this.#all<ScheduleRow>("SELECT * FROM schedules ORDER BY name");
+    return this.#sql.all<ScheduleRow>("SELECT * FROM schedules ORDER BY name");
   }
 
   /** Advances the cursor: fire times up to `fireTime` are handled. */
   advance(id: number, fireTime: number): void {
-    this.#stmt(
+    this.#sql.prepare(
       "UPDATE schedules SET last_fire_time = MAX(COALESCE(last_fire_time, 0), ?) WHERE id = ?",
     ).run(fireTime, id);
   }
@@ -114,7 +108,7 @@ export class ScheduleStore {
    * recorded before, so the caller's whole write (the job included) is rolled back.
    */
   recordFire(fire: Omit<FireRow, "job_state">): void {
-    const r = this.#stmt(
+    const r = this.#sql.prepare(
       `INSERT INTO schedule_fires (schedule_id, fire_time, outcome, job_id, reason, created_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, fire_time) DO NOTHING`,
     ).run(
@@ -130,13 +124,13 @@ export class ScheduleStore {
 
   /** Whether `(schedule, fire_time)` has been recorded. */
   hasFire(id: number, fireTime: number): boolean {
-    return this.#stmt("SELECT 1 FROM schedule_fires WHERE schedule_id = ? AND fire_time = ?")
+    return this.#sql.prepare("SELECT 1 FROM schedule_fires WHERE schedule_id = ? AND fire_time = ?")
       .get(id, fireTime) !== undefined;
   }
 
   /** The newest fires of a schedule with their jobs' states. */
   fires(id: number, limit: number): FireRow[] {
-    return this.#all<FireRow>(
+    return this.#sql.all<FireRow>(
       `SELECT f.*, j.state AS job_state FROM schedule_fires f LEFT JOIN jobs j ON j.id = f.job_id
         WHERE f.schedule_id = ? ORDER BY f.fire_time DESC LIMIT ?`,
       id,
@@ -146,7 +140,7 @@ export class ScheduleStore {
 
   /** Ids of the schedule's jobs that have not finished, oldest first. */
   unfinishedJobs(id: number): number[] {
-    return this.#all<{ job_id: number }>(
+    return this.#sql.all<{ job_id: number }>(
       `SELECT f.job_id FROM schedule_fires f JOIN jobs j ON j.id = f.job_id
         WHERE f.schedule_id = ? AND j.state NOT IN ('succeeded', 'failed', 'timed_out', 'cancelled')
         ORDER BY f.fire_time`,

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { Statements } from "./sql.ts";
 import type { JobSpec, JobState } from "../protocol/job.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 import { MIGRATIONS } from "./migrations.ts";
@@ -175,7 +176,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
 /** The SQLite store. Build it with {@linkcode openStore}. */
 export class Store implements JobStore {
   readonly #db: DatabaseSync;
-  readonly #stmts = new Map<string, StatementSync>();
+  readonly #sql: Statements;
   #inTx = false;
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
@@ -198,6 +199,7 @@ export class Store implements JobStore {
 
   constructor(db: DatabaseSync, options: StoreOptions & { walPath?: string | null }) {
     this.#db = db;
+    this.#sql = new Statements(db);
     db.exec("PRAGMA journal_mode = WAL");
     this.#walPath = options.walPath ?? null;
     this.#syncOnDemand = (options.synchronous ?? "FULL") === "FULL" && this.#walPath !== null;
@@ -229,27 +231,6 @@ export class Store implements JobStore {
         throw e;
       }
     }
-  }
-
-  #stmt(sql: string): StatementSync {
-    let s = this.#stmts.get(sql);
-    if (!s) {
-      s = this.#db.prepare(sql);
-      this.#stmts.set(sql, s);
-    }
-    return s;
-  }
-
-  #run(sql: string, ...params: SQLInputValue[]) {
-    return this.#stmt(sql).run(...params);
-  }
-
-  #get<T>(sql: string, ...params: SQLInputValue[]): T | undefined {
-    return this.#stmt(sql).get(...params) as T | undefined;
-  }
-
-  #all<T>(sql: string, ...params: SQLInputValue[]): T[] {
-    return this.#stmt(sql).all(...params) as T[];
   }
 
   // --- transactions -----------------------------------------------------------------------
@@ -353,7 +334,7 @@ export class Store implements JobStore {
   /** Inserts a job and returns its id. */
   insertJob(job: NewJob): number {
     const { spec } = job;
-    const r = this.#run(
+    const r = this.#sql.run(
       `INSERT INTO jobs (state, name, queue, priority, spec, owner, created_at, run_at,
          idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       job.state,
@@ -371,12 +352,12 @@ export class Store implements JobStore {
 
   /** The job with `id`, if any. */
   getJob(id: number): JobRow | undefined {
-    return this.#get<JobRow>("SELECT * FROM jobs WHERE id = ?", id);
+    return this.#sql.get<JobRow>("SELECT * FROM jobs WHERE id = ?", id);
   }
 
   /** The job submitted with `key`, if any. */
   jobByIdempotencyKey(key: string): JobRow | undefined {
-    return this.#get<JobRow>("SELECT * FROM jobs WHERE idempotency_key = ?", key);
+    return this.#sql.get<JobRow>("SELECT * FROM jobs WHERE idempotency_key = ?", key);
   }
 
   /** Jobs newest first, filtered. */
@@ -397,12 +378,12 @@ export class Store implements JobStore {
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY id DESC LIMIT ?`;
-    return this.#all<JobRow>(sql, ...params, filter.limit);
+    return this.#sql.all<JobRow>(sql, ...params, filter.limit);
   }
 
   /** Number of jobs in each state. */
   countByState(): Record<string, number> {
-    const rows = this.#all<{ state: string; n: number }>(
+    const rows = this.#sql.all<{ state: string; n: number }>(
       "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state",
     );
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
@@ -410,7 +391,7 @@ export class Store implements JobStore {
 
   /** Ids, queue, priority and spec of every job in `state`, oldest first. */
   jobsInState(state: JobState): JobRow[] {
-    return this.#all<JobRow>("SELECT * FROM jobs WHERE state = ? ORDER BY id", state);
+    return this.#sql.all<JobRow>("SELECT * FROM jobs WHERE state = ? ORDER BY id", state);
   }
 
   /** Moves a job to `state`, recording why. */
@@ -419,7 +400,7 @@ export class Store implements JobStore {
     state: JobState,
     fields: JobStateFields = {},
   ): void {
-    this.#run(
+    this.#sql.run(
       `UPDATE jobs SET state = ?,
         reason = ?,
         run_at = COALESCE(?, run_at),
@@ -443,12 +424,12 @@ export class Store implements JobStore {
 
   /** Counts one more attempt lost with its agent. */
   addLost(id: number): void {
-    this.#run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
+    this.#sql.run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
   }
 
   /** Leases job `jobId` to `agentId` as attempt `attemptId` (number `n`). */
   assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void {
-    this.#run(
+    this.#sql.run(
       `UPDATE jobs SET state = 'assigned', current_attempt = ?, agent_id = ?, attempt_count = ?,
         reason = NULL WHERE id = ?`,
       attemptId,
@@ -456,7 +437,7 @@ export class Store implements JobStore {
       n,
       jobId,
     );
-    this.#run(
+    this.#sql.run(
       `INSERT INTO attempts (id, job_id, n, agent_id, state, assigned_at) VALUES (?, ?, ?, ?,
         'assigned', ?)`,
       attemptId,
@@ -469,14 +450,14 @@ export class Store implements JobStore {
 
   /** Records that the agent started the process of the current attempt. */
   markStarted(jobId: number, attemptId: string, pid: number, now: number): void {
-    this.#run(
+    this.#sql.run(
       `UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)
         WHERE id = ? AND current_attempt = ?`,
       now,
       jobId,
       attemptId,
     );
-    this.#run(
+    this.#sql.run(
       "UPDATE attempts SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
       now,
       pid,
@@ -491,7 +472,7 @@ export class Store implements JobStore {
     outcome: AttemptOutcome,
     now: number,
   ): void {
-    this.#run(
+    this.#sql.run(
       `UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error = ?, finished_at = ?
         WHERE id = ?`,
       state,
@@ -505,17 +486,17 @@ export class Store implements JobStore {
 
   /** Attempts of a job in order. */
   attemptsOf(jobId: number): AttemptRow[] {
-    return this.#all<AttemptRow>("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", jobId);
+    return this.#sql.all<AttemptRow>("SELECT * FROM attempts WHERE job_id = ? ORDER BY n", jobId);
   }
 
   /** The attempt with `id`. */
   getAttempt(id: string): AttemptRow | undefined {
-    return this.#get<AttemptRow>("SELECT * FROM attempts WHERE id = ?", id);
+    return this.#sql.get<AttemptRow>("SELECT * FROM attempts WHERE id = ?", id);
   }
 
   /** Attempts still held by agents (`assigned` or `running`). */
   activeAttempts(): AttemptRow[] {
-    return this.#all<AttemptRow>(
+    return this.#sql.all<AttemptRow>(
       "SELECT * FROM attempts WHERE state IN ('assigned', 'running') ORDER BY job_id",
     );
   }
@@ -524,7 +505,7 @@ export class Store implements JobStore {
 
   /** Appends output at byte `offset` of the job's log and bumps its size to `offset + bytes`. */
   appendLog(jobId: number, chunk: LogChunk, bytes: number): void {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO log_chunks (job_id, offset, attempt_id, seq, stream, data)
         VALUES (?, ?, ?, ?, ?, ?)`,
       jobId,
@@ -534,17 +515,17 @@ export class Store implements JobStore {
       chunk.stream,
       chunk.data,
     );
-    this.#run("UPDATE jobs SET output_bytes = ? WHERE id = ?", chunk.offset + bytes, jobId);
+    this.#sql.run("UPDATE jobs SET output_bytes = ? WHERE id = ?", chunk.offset + bytes, jobId);
   }
 
   /** Output chunks of a job from byte `fromOffset` on (whole chunks that end after it). */
   readLog(jobId: number, fromOffset = 0): LogChunk[] {
-    const first = this.#get<{ offset: number }>(
+    const first = this.#sql.get<{ offset: number }>(
       "SELECT offset FROM log_chunks WHERE job_id = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
       jobId,
       fromOffset,
     );
-    return this.#all<LogChunk>(
+    return this.#sql.all<LogChunk>(
       `SELECT offset, attempt_id, seq, stream, data FROM log_chunks WHERE job_id = ? AND offset >= ?
         ORDER BY offset`,
       jobId,
@@ -554,7 +535,7 @@ export class Store implements JobStore {
 
   /** Next log sequence number expected from an attempt (chunks stored so far). */
   nextLogSeq(jobId: number, attemptId: string): number {
-    const row = this.#get<{ n: number | null }>(
+    const row = this.#sql.get<{ n: number | null }>(
       "SELECT MAX(seq) + 1 AS n FROM log_chunks WHERE job_id = ? AND attempt_id = ?",
       jobId,
       attemptId,
@@ -566,7 +547,7 @@ export class Store implements JobStore {
 
   /** Inserts or refreshes an agent on hello. */
   upsertAgent(a: Omit<AgentRow, "facts" | "draining">): void {
-    this.#run(
+    this.#sql.run(
       `INSERT INTO agents (id, name, hostname, version, labels, runtimes, slots, status,
          connected_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
@@ -588,7 +569,7 @@ export class Store implements JobStore {
 
   /** Sets an agent's status (and when it was last seen). */
   setAgentStatus(id: string, status: string, lastSeen: number | null): void {
-    this.#run(
+    this.#sql.run(
       "UPDATE agents SET status = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?",
       status,
       lastSeen,
@@ -598,16 +579,16 @@ export class Store implements JobStore {
 
   /** Records an agent's latest host facts. */
   setAgentFacts(id: string, facts: string, lastSeen: number): void {
-    this.#run("UPDATE agents SET facts = ?, last_seen = ? WHERE id = ?", facts, lastSeen, id);
+    this.#sql.run("UPDATE agents SET facts = ?, last_seen = ? WHERE id = ?", facts, lastSeen, id);
   }
 
   /** Sets whether an agent is draining (takes no new work). */
   setAgentDraining(id: string, draining: boolean): void {
-    this.#run("UPDATE agents SET draining = ? WHERE id = ?", draining ? 1 : 0, id);
+    this.#sql.run("UPDATE agents SET draining = ? WHERE id = ?", draining ? 1 : 0, id);
   }
 
   /** Every known agent. */
   listAgents(): AgentRow[] {
-    return this.#all<AgentRow>("SELECT * FROM agents ORDER BY name, id");
+    return this.#sql.all<AgentRow>("SELECT * FROM agents ORDER BY name, id");
   }
 }
