@@ -387,7 +387,7 @@ export class Scheduler {
     if (!att) return;
     this.#release(att, "lost", { exit_code: null, signal: null, error: `refused: ${reason}` });
     const row = this.store.getJob(att.jobId)!;
-    if (!att.ending) this.#requeue(row, parseSpec(row), null);
+    if (!att.ending) this.#requeue(row, att.spec, null);
     this.kick();
   }
 
@@ -541,7 +541,7 @@ export class Scheduler {
   #lose(att: ActiveAttempt, agentName: string): void {
     this.#release(att, "lost", { exit_code: null, signal: null, error: "agent lost" });
     const row = this.store.getJob(att.jobId)!;
-    if (!att.ending && !isTerminal(row.state)) this.#requeue(row, parseSpec(row), agentName);
+    if (!att.ending && !isTerminal(row.state)) this.#requeue(row, att.spec, agentName);
   }
 
   // --- timers -----------------------------------------------------------------------------
