@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Client } from "../../src/cli/client.ts";
 import { logText } from "../helpers.ts";
 import {
   alive,
@@ -15,6 +16,23 @@ import {
   uniqueSeconds,
   waitUntil,
 } from "./fault_helpers.ts";
+
+/** Cuts the agent's connection and waits until the server sees the agent disconnected. */
+async function cutOff(proxy: TcpProxy, client: Client, agentId: string): Promise<void> {
+  proxy.cut();
+  await waitUntil(
+    async () =>
+      (await client.agents()).agents.find((a) => a.id === agentId)?.status === "disconnected",
+    5_000,
+    "the server to see the agent disconnected",
+  );
+}
+
+/** Restores the connection and waits until the agent has redialled (`before`: bytes so far). */
+async function reconnect(proxy: TcpProxy, before: number): Promise<void> {
+  proxy.restore();
+  await waitUntil(() => proxy.forwarded > before, 10_000, "the agent to redial");
+}
 
 Deno.test("faults: a connection cut shorter than the grace: no requeue, no duplicate, logs whole and in order", async () => {
   const f = await Fixture.create();
@@ -34,18 +52,10 @@ Deno.test("faults: a connection cut shorter than the grace: no requeue, no dupli
       "the first lines",
     );
     const before = proxy.forwarded;
-    proxy.cut();
-    await waitUntil(
-      async () =>
-        (await srv.client.agents()).agents.find((a) => a.id === agent.id)?.status ===
-          "disconnected",
-      5_000,
-      "the server to see the agent disconnected",
-    );
+    await cutOff(proxy, srv.client, agent.id);
     await sleep(1_000);
     const duringCut = await logText(srv.client, job.id);
-    proxy.restore();
-    await waitUntil(() => proxy.forwarded > before, 10_000, "the agent to redial");
+    await reconnect(proxy, before);
 
     const [done] = await checkJobs(srv.client, [job.id], 30_000);
     assert.equal(done.state, "succeeded");
@@ -85,19 +95,11 @@ Deno.test(
         10_000,
         "the sleep process",
       );
-      proxy.cut();
-      await waitUntil(
-        async () =>
-          (await srv.client.agents()).agents.find((a) => a.id === agent.id)?.status ===
-            "disconnected",
-        5_000,
-        "the server to see the agent disconnected",
-      );
+      await cutOff(proxy, srv.client, agent.id);
       // The cancel cannot reach the agent now; it must still take effect once it is back.
       assert.equal((await srv.client.cancel(job.id)).state, "cancelled");
       const before = proxy.forwarded;
-      proxy.restore();
-      await waitUntil(() => proxy.forwarded > before, 10_000, "the agent to redial");
+      await reconnect(proxy, before);
       await waitUntil(() => !alive(sleeper.pid), 10_000, "the cancelled job's process to die");
       const [done] = await checkJobs(srv.client, [job.id], 10_000);
       assert.equal(done.state, "cancelled");
@@ -128,14 +130,7 @@ Deno.test("faults: a job that ends while its agent is cut off keeps its whole ou
       30_000,
       "the job to start",
     );
-    proxy.cut();
-    await waitUntil(
-      async () =>
-        (await srv.client.agents()).agents.find((a) => a.id === agent.id)?.status ===
-          "disconnected",
-      5_000,
-      "the server to see the agent disconnected",
-    );
+    await cutOff(proxy, srv.client, agent.id);
     // The job prints its last line and exits while nobody can hear it.
     await Deno.writeTextFile(release, "");
     await waitUntil(
@@ -144,8 +139,7 @@ Deno.test("faults: a job that ends while its agent is cut off keeps its whole ou
       "the job to exit",
     );
     const before = proxy.forwarded;
-    proxy.restore();
-    await waitUntil(() => proxy.forwarded > before, 10_000, "the agent to redial");
+    await reconnect(proxy, before);
     const [done] = await checkJobs(srv.client, [job.id], 10_000);
     assert.equal(done.state, "succeeded");
     assert.equal(done.attempt_count, 1);
