@@ -23,6 +23,8 @@ export interface ServerOptions {
    * when it does not, a NORMAL server runs from `bench/server_entry.ts`.
    */
   cliHasSynchronous?: boolean;
+  /** Serve the database in this directory (a restart) and keep it when disposed. */
+  dir?: string;
   signal?: AbortSignal;
 }
 
@@ -50,7 +52,7 @@ export async function mainTakesSynchronous(): Promise<boolean> {
 
 /** Starts a server on 127.0.0.1:0 and waits until it listens. */
 export async function startJobdistServer(options: ServerOptions = {}): Promise<BenchServer> {
-  const dir = await Deno.makeTempDir({ prefix: "jobdist-bench-" });
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "jobdist-bench-" });
   const sync = options.synchronous ?? "FULL";
   const common = ["--listen", "127.0.0.1:0", "--db", `${dir}/jobdist.db`];
   let args: string[];
@@ -76,7 +78,7 @@ export async function startJobdistServer(options: ServerOptions = {}): Promise<B
     client: new Client({ server: url }),
     async [Symbol.asyncDispose]() {
       await child.stop("SIGTERM", 10_000);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (!options.dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
 }

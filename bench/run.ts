@@ -1,5 +1,5 @@
 /**
- * `deno task bench [name...] [--quick]`: the benchmark harness of issue 7. Runs B1..B7 against
+ * `deno task bench [name...] [--quick]`: the benchmark harness of issue 7. Runs B1..B8 against
  * real server and agent processes (and simulated agents in their own process for the control
  * plane), runs the peers (BullMQ, raw Deno spawn) in the same run, round by round so drift hits
  * both alike, prints min/median/max over the runs and the targets, and rewrites
@@ -7,7 +7,7 @@
  *
  * ```
  * deno task bench                 all benchmarks and peers, 3 runs, rewrites bench/RESULTS.md
- * deno task bench b1 b3 peers     some of them (names: b1..b7, peers, peer.<name>)
+ * deno task bench b1 b3 peers     some of them (names: b1..b8, peers, peer.<name>)
  * deno task bench --quick         tiny sizes, 1 run, no BullMQ peer (unless `peers` is named)
  * flags: --runs N  --profile (server CPU profiles in bench/profiles/)  --no-peers
  *        --peers-dir DIR  --out PATH (write a results file even for partial or quick runs)
@@ -23,6 +23,7 @@ import { b4 } from "./benchmarks/b4_enqueue.ts";
 import { b5 } from "./benchmarks/b5_fan_out.ts";
 import { b6 } from "./benchmarks/b6_log_streaming.ts";
 import { b7 } from "./benchmarks/b7_footprint.ts";
+import { b8 } from "./benchmarks/b8_delayed.ts";
 import { mainTakesSynchronous } from "./jobdist_procs.ts";
 import { type BenchContext, type Benchmark, summarize } from "./model.ts";
 import { B5_OPEN_FILES, reexecWithOpenFiles } from "./open_files.ts";
@@ -30,7 +31,7 @@ import { bullmqInstalled, DEFAULT_PEERS_DIR, peerBenchmarks } from "./peers.ts";
 import { machine, markdown, type Report, revision, textTable } from "./report.ts";
 import { evaluateTargets } from "./targets.ts";
 
-const USAGE = "Usage: deno task bench [b1..b7 | peers | peer.NAME ...] [--quick] [--runs N] " +
+const USAGE = "Usage: deno task bench [b1..b8 | peers | peer.NAME ...] [--quick] [--runs N] " +
   "[--profile] [--no-peers] [--peers-dir DIR] [--out PATH]";
 
 /** Options of {@linkcode runHarness}. */
@@ -51,7 +52,7 @@ export interface HarnessOptions {
 export async function runHarness(options: HarnessOptions, signal: AbortSignal): Promise<Report> {
   const log = options.log ?? ((line: string) => console.error(`bench: ${line}`));
   const started = performance.now();
-  const ours: Benchmark[] = [b1, b2, b3, b4, b5, b6, b7];
+  const ours: Benchmark[] = [b1, b2, b3, b4, b5, b6, b7, b8];
   const peers = peerBenchmarks(options.peersDir);
   const skipped: Report["skipped"] = [];
   const wanted = (b: Benchmark) =>

@@ -118,3 +118,23 @@ Deno.test("IndexedHeap uses the comparator it was given", () => {
   heap.push(4, { p: -1, id: 4 });
   assert.deepEqual(drain(heap).map((v) => v.id), [2, 3, 1, 4]);
 });
+
+Deno.test("IndexedHeap keeps 1M entries ordered through updates and deletes", () => {
+  const rand = prng(7);
+  const heap = numbers();
+  const n = 1_000_000;
+  const value = new Float64Array(n);
+  for (let i = 0; i < n; i++) heap.push(`k${i}`, value[i] = Math.floor(rand() * 1e9));
+  for (let i = 0; i < n; i += 4) {
+    assert.equal(heap.delete(`k${i}`), true);
+    value[i] = NaN;
+  }
+  for (let i = 1; i < n; i += 4) heap.push(`k${i}`, value[i] = Math.floor(rand() * 1e9));
+  assert.equal(heap.size, n - n / 4);
+  const expected = [...value].filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  const out = drain(heap);
+  assert.equal(out.length, expected.length);
+  let mismatches = 0;
+  for (let i = 0; i < out.length; i++) if (out[i] !== expected[i]) mismatches++;
+  assert.equal(mismatches, 0);
+});

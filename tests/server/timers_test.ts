@@ -166,3 +166,43 @@ Deno.test("TimerQueue.runDue() fires 1M deadlines in time order", () => {
   assert.equal(outOfOrder, 0);
   assert.equal(timers.size, 0);
 });
+
+Deno.test("TimerQueue keeps time order with 1M deadlines after cancelling and rescheduling many", () => {
+  const { clock, timers } = manual(0);
+  const n = 1_000_000;
+  const at = new Float64Array(n);
+  let s = 3;
+  const next = () => (s = (s * 1664525 + 1013904223) >>> 0);
+  let fired = 0;
+  let last = -1;
+  let outOfOrder = 0;
+  const fire = (i: number) => () => {
+    if (at[i] < last) outOfOrder++;
+    if (at[i] === -1) throw new Error(`cancelled deadline ${i} fired`);
+    last = at[i];
+    fired++;
+  };
+  for (let i = 0; i < n; i++) {
+    at[i] = next() % 1_000_000;
+    timers.set(`t${i}`, at[i], fire(i));
+  }
+  let cancelled = 0;
+  for (let i = 0; i < n; i += 3) {
+    timers.delete(`t${i}`);
+    at[i] = -1;
+    cancelled++;
+  }
+  for (let i = 1; i < n; i += 3) {
+    at[i] = next() % 2_000_000; // earlier or later than before
+    timers.set(`t${i}`, at[i], fire(i));
+  }
+  assert.equal(timers.size, n - cancelled);
+  clock.now = 999_999;
+  timers.runDue();
+  assert.ok(last <= 999_999);
+  clock.now = Infinity;
+  timers.runDue();
+  assert.equal(fired, n - cancelled);
+  assert.equal(outOfOrder, 0);
+  assert.equal(timers.size, 0);
+});
