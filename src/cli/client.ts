@@ -1,23 +1,34 @@
 /**
- * A typed client of jobdist's HTTP API, used by the CLI (and usable from any Deno or browser
- * code). Errors come back as {@linkcode ApiError} with the server's code and message.
+ * A typed client of jobdist's HTTP API. The CLI uses it, and so can any Deno or browser code:
+ *
+ * ```ts
+ * import { Client } from "jsr:@jobdist/jobdist/client";
+ * const client = new Client({ server: "http://127.0.0.1:7420", token: Deno.env.get("TOKEN") });
+ * const job = await client.submit({ shell: "echo hi", timeout: "30s" });
+ * const again = await client.call("getJob", { params: { id: job.id } });
+ * ```
+ *
+ * Paths and types come from the route table (`API` in `src/protocol/api.ts`), the same one the
+ * server's OpenAPI document is generated from: {@linkcode Client.call} reaches every operation,
+ * and the named methods are shorthands. Errors come back as {@linkcode ApiError} with the
+ * server's code and message.
  * @module
  */
 
-import type {
-  AgentList,
-  AgentUptimeView,
-  AgentView,
-  ErrorBody,
-  JobList,
-  JobSpecInput,
-  JobView,
-  ScheduleList,
-  ScheduleSpecInput,
-  ScheduleView,
+import {
+  API,
+  type ErrorBody,
+  fillPath,
+  type JobSpecInput,
+  type OperationId,
+  type RouteBody,
+  type RouteParams,
+  type RouteQuery,
+  type RouteResponse,
+  type ScheduleSpecInput,
 } from "../protocol/mod.ts";
 
-/** A non-2xx answer from the server, or no answer at all. */
+/** A non-2xx answer from the server, or no answer at all (`status` 0, code `unreachable`). */
 export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
@@ -30,120 +41,155 @@ export interface ClientOptions {
   /** Base URL, e.g. `http://127.0.0.1:7420`. */
   server: string;
   token?: string;
+  /** PEM certificates of the CAs that may sign an `https://` server's certificate (Deno only). */
+  caCerts?: string[];
 }
 
+/** What {@linkcode Client.call} sends for operation `K`: its path parameters, query and body. */
+export type CallInput<K extends OperationId> =
+  & ([RouteParams<K>] extends [never] ? { params?: never } : { params: RouteParams<K> })
+  & ([RouteQuery<K>] extends [never] ? { query?: never } : { query?: RouteQuery<K> })
+  & ([RouteBody<K>] extends [never] ? { body?: never }
+    : (typeof API)[K] extends { optionalBody: true } ? { body?: RouteBody<K> }
+    : { body: RouteBody<K> });
+
 /** Query of {@linkcode Client.listJobs}. */
-export interface ListJobsQuery {
-  state?: string;
-  queue?: string;
-  limit?: number;
-  cursor?: string;
-}
+export type ListJobsQuery = RouteQuery<"listJobs">;
 
 /** The jobdist HTTP API. */
 export class Client {
   readonly #base: string;
   readonly #token: string | undefined;
+  readonly #http: Deno.HttpClient | undefined;
 
   constructor(options: ClientOptions) {
     this.#base = options.server.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:");
     this.#token = options.token;
+    if (options.caCerts?.length) this.#http = Deno.createHttpClient({ caCerts: options.caCerts });
+  }
+
+  /** Releases the TLS client made for `caCerts`, if any. */
+  close(): void {
+    this.#http?.close();
+  }
+
+  /**
+   * Calls an operation by its id and returns its JSON answer (nothing for one that has none,
+   * such as a 204).
+   */
+  async call<K extends OperationId>(op: K, input: CallInput<K>): Promise<RouteResponse<K>> {
+    const res = await this.request(op, input);
+    if (res.status === 204 || "media" in API[op]) {
+      await res.body?.cancel();
+      return undefined as RouteResponse<K>;
+    }
+    return await res.json() as RouteResponse<K>;
+  }
+
+  /** Sends an operation and returns the successful `Response` (for text, streams and files). */
+  async request<K extends OperationId>(
+    op: K,
+    input: CallInput<K>,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    const route = API[op];
+    const params: Record<string, string | number> = input.params ?? {};
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(input.query ?? {})) {
+      if (v !== undefined) query.set(k, String(v));
+    }
+    const qs = query.toString();
+    const path = fillPath(route.path, params) + (qs ? `?${qs}` : "");
+    return await this.#fetch(route.method, path, input.body, signal);
   }
 
   /** Submits a job. */
-  submit(spec: JobSpecInput): Promise<JobView> {
-    return this.#json("POST", "/api/v1/jobs", spec);
+  submit(spec: JobSpecInput): Promise<RouteResponse<"submitJob">> {
+    return this.call("submitJob", { body: spec });
   }
 
   /** Submits many jobs in one transaction. */
-  submitBatch(specs: JobSpecInput[]): Promise<{ jobs: JobView[] }> {
-    return this.#json("POST", "/api/v1/jobs:batch", { jobs: specs });
+  submitBatch(specs: JobSpecInput[]): Promise<RouteResponse<"submitJobs">> {
+    return this.call("submitJobs", { body: { jobs: specs } });
   }
 
   /** Lists jobs, newest first. */
-  listJobs(q: ListJobsQuery = {}): Promise<JobList> {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
-    return this.#json("GET", `/api/v1/jobs?${params}`);
+  listJobs(query: ListJobsQuery = {}): Promise<RouteResponse<"listJobs">> {
+    return this.call("listJobs", { query });
   }
 
   /** One job with its attempts. */
-  job(id: number | string): Promise<JobView> {
-    return this.#json("GET", `/api/v1/jobs/${encodeURIComponent(String(id))}`);
+  job(id: number | string): Promise<RouteResponse<"getJob">> {
+    return this.call("getJob", { params: { id } });
   }
 
   /** Cancels a job. */
-  cancel(id: number | string): Promise<JobView> {
-    return this.#json("POST", `/api/v1/jobs/${encodeURIComponent(String(id))}/cancel`);
+  cancel(id: number | string): Promise<RouteResponse<"cancelJob">> {
+    return this.call("cancelJob", { params: { id } });
   }
 
   /** Every known agent. */
-  agents(): Promise<AgentList> {
-    return this.#json("GET", "/api/v1/agents");
+  agents(): Promise<RouteResponse<"listAgents">> {
+    return this.call("listAgents", {});
   }
 
   /** Drains (or, with `enabled: false`, resumes) an agent. */
-  drain(agent: string, enabled = true): Promise<AgentView> {
-    return this.#json("POST", `/api/v1/agents/${encodeURIComponent(agent)}/drain`, { enabled });
+  drain(agent: string, enabled = true): Promise<RouteResponse<"drainAgent">> {
+    return this.call("drainAgent", { params: { id: agent }, body: { enabled } });
   }
 
   /** An agent's uptime over 24 h, 7 d and 30 d, from its connection sessions. */
-  agentUptime(agent: string): Promise<AgentUptimeView> {
-    return this.#json("GET", `/api/v1/agents/${encodeURIComponent(agent)}/uptime`);
+  agentUptime(agent: string): Promise<RouteResponse<"getAgentUptime">> {
+    return this.call("getAgentUptime", { params: { id: agent } });
   }
 
   /** Renames or relabels an agent (`labels: null` restores its own), or disables/enables it. */
   updateAgent(
     agent: string,
-    change: { name?: string; labels?: Record<string, string> | null; disabled?: boolean },
-  ): Promise<AgentView> {
-    return this.#json("PATCH", `/api/v1/agents/${encodeURIComponent(agent)}`, change);
+    change: RouteBody<"updateAgent">,
+  ): Promise<RouteResponse<"updateAgent">> {
+    return this.call("updateAgent", { params: { id: agent }, body: change });
   }
 
   /** Forgets an agent that is not connected and holds no work. */
-  async forgetAgent(agent: string): Promise<void> {
-    const res = await this.#fetch("DELETE", `/api/v1/agents/${encodeURIComponent(agent)}`);
-    await res.body?.cancel();
+  forgetAgent(agent: string): Promise<void> {
+    return this.call("forgetAgent", { params: { id: agent } });
   }
 
   /** A consistent copy of the server's database (SQLite file) as a stream. */
   async backup(): Promise<ReadableStream<Uint8Array>> {
-    const res = await this.#fetch("POST", "/api/v1/admin/backup");
+    const res = await this.request("backup", {});
     return res.body ?? new ReadableStream({ start: (c) => c.close() });
   }
 
   /** Creates a cron schedule. */
-  createSchedule(spec: ScheduleSpecInput): Promise<ScheduleView> {
-    return this.#json("POST", "/api/v1/schedules", spec);
+  createSchedule(spec: ScheduleSpecInput): Promise<RouteResponse<"createSchedule">> {
+    return this.call("createSchedule", { body: spec });
   }
 
   /** Every schedule, by name. */
-  schedules(): Promise<ScheduleList> {
-    return this.#json("GET", "/api/v1/schedules");
+  schedules(): Promise<RouteResponse<"listSchedules">> {
+    return this.call("listSchedules", {});
   }
 
   /** One schedule (by id or name) with its newest fires. */
-  schedule(ref: string): Promise<ScheduleView> {
-    return this.#json("GET", `/api/v1/schedules/${encodeURIComponent(ref)}`);
+  schedule(ref: string): Promise<RouteResponse<"getSchedule">> {
+    return this.call("getSchedule", { params: { ref } });
   }
 
   /** Pauses (or, with `paused: false`, resumes) a schedule. */
-  pauseSchedule(ref: string, paused = true): Promise<ScheduleView> {
-    const action = paused ? "pause" : "resume";
-    return this.#json("POST", `/api/v1/schedules/${encodeURIComponent(ref)}/${action}`);
+  pauseSchedule(ref: string, paused = true): Promise<RouteResponse<"pauseSchedule">> {
+    return this.call(paused ? "pauseSchedule" : "resumeSchedule", { params: { ref } });
   }
 
   /** Deletes a schedule; jobs it started are left alone. */
-  deleteSchedule(ref: string): Promise<ScheduleView> {
-    return this.#json("DELETE", `/api/v1/schedules/${encodeURIComponent(ref)}`);
+  deleteSchedule(ref: string): Promise<RouteResponse<"deleteSchedule">> {
+    return this.call("deleteSchedule", { params: { ref } });
   }
 
   /** The next `n` fire times of a schedule. */
-  nextFireTimes(
-    ref: string,
-    n = 5,
-  ): Promise<{ schedule: string; timezone: string; times: string[] }> {
-    return this.#json("GET", `/api/v1/schedules/${encodeURIComponent(ref)}/next?n=${n}`);
+  nextFireTimes(ref: string, n = 5): Promise<RouteResponse<"nextFireTimes">> {
+    return this.call("nextFireTimes", { params: { ref }, query: { n } });
   }
 
   /** A job's output; with `follow`, a stream that ends when the job does. */
@@ -156,22 +202,11 @@ export class Client {
       signal?: AbortSignal;
     } = {},
   ): Promise<ReadableStream<Uint8Array>> {
-    const params = new URLSearchParams();
-    if (options.follow) params.set("follow", "1");
-    if (options.stream) params.set("stream", options.stream);
-    if (options.offset) params.set("offset", String(options.offset));
-    const res = await this.#fetch(
-      "GET",
-      `/api/v1/jobs/${id}/logs?${params}`,
-      undefined,
-      options.signal,
-    );
+    const query: RouteQuery<"getJobLogs"> = { stream: options.stream };
+    if (options.follow) query.follow = "1";
+    if (options.offset) query.offset = options.offset;
+    const res = await this.request("getJobLogs", { params: { id }, query }, options.signal);
     return res.body ?? new ReadableStream({ start: (c) => c.close() });
-  }
-
-  async #json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.#fetch(method, path, body);
-    return await res.json() as T;
   }
 
   async #fetch(method: string, path: string, body?: unknown, signal?: AbortSignal) {
@@ -185,6 +220,7 @@ export class Client {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         signal,
+        client: this.#http,
       });
     } catch (e) {
       if (signal?.aborted) throw e;

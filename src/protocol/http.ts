@@ -4,107 +4,275 @@
  */
 
 import { z } from "zod";
-import type { JobSpec, JobState } from "./job.ts";
-import type { HostFacts, RuntimeInfo } from "./agent_wire.ts";
+import { Duration, JOB_STATES, JobSpec } from "./job.ts";
+import { HostFacts, RuntimeInfo } from "./agent_wire.ts";
+import { ScheduleSpec } from "./schedule.ts";
+
+/** An instant as the server writes it: RFC 3339 in UTC (`2026-11-23T14:25:00.000Z`). */
+const Instant = z.iso.datetime();
+const Int = z.number().int();
 
 /** The error body every non-2xx response carries. */
-export interface ErrorBody {
-  error: { code: string; message: string; field?: string };
-}
+export const ErrorBody = z.strictObject({
+  error: z.strictObject({
+    code: z.string().describe("Machine-readable: invalid, unauthorized, not_found, conflict, …"),
+    message: z.string().describe("What failed and why, for people"),
+    field: z.string().optional().describe("Dotted path of the input field that was wrong"),
+  }),
+}).describe("The body of every error response");
+/** The error body every non-2xx response carries. */
+export type ErrorBody = z.infer<typeof ErrorBody>;
 
 /** One attempt of a job as the API shows it. */
-export interface AttemptView {
-  id: string;
-  n: number;
-  agent_id: string | null;
-  agent_name: string | null;
-  state: "assigned" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "lost";
-  exit_code: number | null;
-  signal: string | null;
-  error: string | null;
-  assigned_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-}
+export const AttemptView = z.strictObject({
+  id: z.string().describe("<job id>.<n>: the attempt's fencing token"),
+  n: Int,
+  agent_id: z.string().nullable(),
+  agent_name: z.string().nullable(),
+  state: z.enum(["assigned", "running", "succeeded", "failed", "timed_out", "cancelled", "lost"]),
+  exit_code: Int.nullable(),
+  signal: z.string().nullable(),
+  error: z.string().nullable(),
+  assigned_at: Instant,
+  started_at: Instant.nullable(),
+  finished_at: Instant.nullable(),
+}).describe("One attempt of a job");
+/** One attempt of a job as the API shows it. */
+export type AttemptView = z.infer<typeof AttemptView>;
+
+/** One call of a job's webhook for one event, with its tries and their outcome. */
+export const WebhookDeliveryView = z.strictObject({
+  /** Sent as `X-Jobdist-Delivery`; the same on every try. */
+  id: z.string().describe("Sent as X-Jobdist-Delivery; the same on every try"),
+  event: z.enum(["started", "finished"]),
+  url: z.string(),
+  /** `pending`: waiting for its (next) try; `succeeded`: a 2xx answer; `failed`: tries used up. */
+  state: z.enum(["pending", "succeeded", "failed"]).describe(
+    "pending: waiting for its (next) try; succeeded: a 2xx answer; failed: tries used up",
+  ),
+  attempts: Int,
+  max_attempts: Int,
+  /** HTTP status of the last try, if it got an answer. */
+  status_code: Int.nullable().describe("HTTP status of the last try, if it got an answer"),
+  /** Why the last try failed. */
+  error: z.string().nullable().describe("Why the last try failed"),
+  created_at: Instant,
+  last_attempt_at: Instant.nullable(),
+  next_attempt_at: Instant.nullable(),
+}).describe("One call of a job's webhook for one event");
+/** One call of a job's webhook for one event, with its tries and their outcome. */
+export type WebhookDeliveryView = z.infer<typeof WebhookDeliveryView>;
 
 /** A job as the API shows it. Instants are RFC 3339. */
-export interface JobView {
-  id: number;
-  name: string | null;
-  state: JobState;
-  queue: string;
-  priority: number;
-  spec: JobSpec;
-  created_at: string;
-  run_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  exit_code: number | null;
-  signal: string | null;
+export const JobView = z.strictObject({
+  id: Int,
+  name: z.string().nullable(),
+  state: z.enum(JOB_STATES),
+  queue: z.string(),
+  priority: Int,
+  spec: JobSpec,
+  created_at: Instant,
+  run_at: Instant.nullable(),
+  started_at: Instant.nullable(),
+  finished_at: Instant.nullable(),
+  exit_code: Int.nullable(),
+  signal: z.string().nullable(),
   /** Why the job waits (while waiting) or why it ended (when not succeeded). */
-  reason: string | null;
-  attempt_count: number;
-  agent_id: string | null;
-  output_bytes: number;
-  attempts?: AttemptView[];
-}
+  reason: z.string().nullable().describe(
+    "Why the job waits (while waiting) or why it ended (when not succeeded)",
+  ),
+  attempt_count: Int,
+  agent_id: z.string().nullable(),
+  output_bytes: Int,
+  /** Only on `GET /jobs/:id`. */
+  attempts: z.array(AttemptView).optional().describe("Only on GET /jobs/{id}"),
+  /** Webhook deliveries, oldest first; only on `GET /jobs/:id`, for a job with a `webhook`. */
+  webhooks: z.array(WebhookDeliveryView).optional().describe(
+    "Webhook deliveries, oldest first; only on GET /jobs/{id}, for a job with a webhook",
+  ),
+}).describe("A job: its spec and where it stands");
+/** A job as the API shows it. Instants are RFC 3339. */
+export type JobView = z.infer<typeof JobView>;
 
 /** `GET /api/v1/jobs`. */
-export interface JobList {
-  jobs: JobView[];
-  next_cursor: string | null;
-}
+export const JobList = z.strictObject({
+  jobs: z.array(JobView),
+  next_cursor: z.string().nullable().describe("Pass as cursor for the next page"),
+});
+/** `GET /api/v1/jobs`. */
+export type JobList = z.infer<typeof JobList>;
+
+/** `POST /api/v1/jobs:batch`: jobs submitted in one transaction. */
+export const JobBatch = z.strictObject({ jobs: z.array(JobSpec).min(1).max(10_000) });
+
+/** The answer to `POST /api/v1/jobs:batch`, in the order submitted. */
+export const JobBatchView = z.strictObject({ jobs: z.array(JobView) });
 
 /** Status of an agent as the API shows it. */
-export type AgentStatus = "idle" | "busy" | "draining" | "disconnected" | "lost";
+export const AgentStatus = z.enum(["idle", "busy", "draining", "disconnected", "lost"]);
+/** Status of an agent as the API shows it. */
+export type AgentStatus = z.infer<typeof AgentStatus>;
 
 /** An agent as the API shows it. */
-export interface AgentView {
-  id: string;
-  name: string;
-  status: AgentStatus;
-  hostname: string | null;
-  version: string | null;
-  labels: Record<string, string>;
-  runtimes: RuntimeInfo[];
-  slots: number;
-  slots_used: number;
-  running: number[];
-  connected_since: string | null;
-  last_seen: string | null;
-  facts: HostFacts | null;
+export const AgentView = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  status: AgentStatus,
+  hostname: z.string().nullable(),
+  version: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  runtimes: z.array(RuntimeInfo),
+  slots: Int,
+  slots_used: Int,
+  running: z.array(Int).describe("Ids of the jobs it runs"),
+  connected_since: Instant.nullable(),
+  last_seen: Instant.nullable(),
+  facts: HostFacts.nullable(),
   /** An operator disabled it: it takes no new work. */
-  disabled?: boolean;
-}
+  disabled: z.boolean().optional().describe("An operator disabled it: it takes no new work"),
+}).describe("An agent and what it offers");
+/** An agent as the API shows it. */
+export type AgentView = z.infer<typeof AgentView>;
 
 /** `GET /api/v1/agents`. */
-export interface AgentList {
-  agents: AgentView[];
-}
+export const AgentList = z.strictObject({ agents: z.array(AgentView) });
+/** `GET /api/v1/agents`. */
+export type AgentList = z.infer<typeof AgentList>;
+
+/** `POST /api/v1/agents/:id/drain` (an empty body drains). */
+export const DrainRequest = z.strictObject({
+  enabled: z.boolean().default(true).describe("false resumes the agent"),
+});
+
+/** `PATCH /api/v1/agents/:id`: what an operator changes about an agent. */
+export const AgentPatch = z.strictObject({
+  name: z.string().min(1).max(200).optional(),
+  labels: z.record(z.string().min(1).max(63), z.string().max(200)).nullable().optional()
+    .describe("Labels replacing the agent's own; null goes back to what the agent says"),
+  disabled: z.boolean().optional(),
+});
+/** `PATCH /api/v1/agents/:id` as sent. */
+export type AgentPatch = z.infer<typeof AgentPatch>;
 
 /** Query of `GET /api/v1/jobs`. */
 export const JobListQuery = z.strictObject({
-  state: z.string().optional(),
+  state: z.string().optional().describe("States, comma separated"),
   queue: z.string().optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
-  cursor: z.string().regex(/^\d+$/, "expected a cursor from next_cursor").optional(),
+  cursor: z.string().regex(/^\d+$/, "expected a cursor from next_cursor").optional()
+    .describe("next_cursor of the previous page"),
 });
 
 /** Uptime of an agent over one window, as `GET /api/v1/agents/:id/uptime` shows it. */
-export interface UptimeWindowView {
+export const UptimeWindowView = z.strictObject({
   /** Connected share of the window since the agent was first seen, 0 to 100; `null`: unknown. */
-  percent: number | null;
-  up_ms: number;
-  known_ms: number;
-  window_ms: number;
+  percent: z.number().min(0).max(100).nullable().describe(
+    "Connected share of the window since the agent was first seen, 0 to 100; null: unknown",
+  ),
+  up_ms: Int,
+  known_ms: Int,
+  window_ms: Int,
   /** Connected intervals, oldest first. */
-  intervals: Array<{ start: string; end: string }>;
-}
+  intervals: z.array(z.strictObject({ start: Instant, end: Instant }))
+    .describe("Connected intervals, oldest first"),
+});
+/** Uptime of an agent over one window. */
+export type UptimeWindowView = z.infer<typeof UptimeWindowView>;
 
 /** `GET /api/v1/agents/:id/uptime`. */
-export interface AgentUptimeView {
-  agent_id: string;
-  name: string;
-  first_seen: string | null;
-  windows: Record<"24h" | "7d" | "30d", UptimeWindowView>;
-}
+export const AgentUptimeView = z.strictObject({
+  agent_id: z.string(),
+  name: z.string(),
+  first_seen: Instant.nullable(),
+  windows: z.strictObject({
+    "24h": UptimeWindowView,
+    "7d": UptimeWindowView,
+    "30d": UptimeWindowView,
+  }),
+});
+/** `GET /api/v1/agents/:id/uptime`. */
+export type AgentUptimeView = z.infer<typeof AgentUptimeView>;
+
+/** Query of `GET /api/v1/agents/:id/health`. */
+export const AgentHealthQuery = z.strictObject({
+  since: Duration.default("1h").describe("How far back the samples go"),
+});
+
+/** One minute of an agent's host facts (averages of its heartbeats in that minute). */
+export const HealthSampleView = z.strictObject({
+  t: Instant.describe("Start of the minute"),
+  n: Int.describe("Heartbeats averaged into it"),
+  load1: z.number().nullable(),
+  cpus: z.number().nullable(),
+  mem_total: z.number().nullable(),
+  mem_available: z.number().nullable(),
+  disk_free: z.number().nullable(),
+  rss: z.number().nullable(),
+});
+
+/** `GET /api/v1/agents/:id/health`. */
+export const AgentHealthView = z.strictObject({
+  agent_id: z.string(),
+  name: z.string(),
+  version: z.string().nullable(),
+  facts: HostFacts.nullable().describe("From the latest heartbeat"),
+  samples: z.array(HealthSampleView).describe("Oldest first"),
+});
+/** `GET /api/v1/agents/:id/health`. */
+export type AgentHealthView = z.infer<typeof AgentHealthView>;
+
+/** `POST /api/v1/admin/housekeeping`. */
+export const HousekeepingView = z.strictObject({
+  pruned_jobs: Int,
+  pruned_health_rows: Int,
+  wal: z.strictObject({ busy: Int, log: Int, checkpointed: Int })
+    .describe("What PRAGMA wal_checkpoint(TRUNCATE) answered"),
+});
+/** `POST /api/v1/admin/housekeeping`. */
+export type HousekeepingView = z.infer<typeof HousekeepingView>;
+
+/** What became of one fire time of a schedule (its type is `FireView` in `schedule.ts`). */
+export const FireViewSchema = z.strictObject({
+  fire_time: Instant,
+  outcome: z.enum(["started", "skipped"]),
+  job_id: Int.nullable(),
+  job_state: z.string().nullable(),
+  reason: z.string().nullable(),
+  created_at: Instant,
+});
+
+/** A schedule as the API shows it (its type is `ScheduleView` in `schedule.ts`). */
+export const ScheduleViewSchema = ScheduleSpec.extend({
+  id: Int,
+  created_at: Instant,
+  updated_at: Instant,
+  last_fire_time: Instant.nullable().describe("The newest fire time handled"),
+  next_fire_time: Instant.nullable().describe(
+    "When it fires next (null while paused or when it never fires again)",
+  ),
+  fires: z.array(FireViewSchema).optional().describe("Newest first; only on GET /schedules/{ref}"),
+}).describe("A cron schedule");
+
+/** `GET /api/v1/schedules` (its type is `ScheduleList` in `schedule.ts`). */
+export const ScheduleListSchema = z.strictObject({ schedules: z.array(ScheduleViewSchema) });
+
+/** Query of `GET /api/v1/schedules/:ref/next`. */
+export const NextFireQuery = z.strictObject({
+  n: z.coerce.number().int().min(1).max(1000).default(5),
+});
+
+/** `GET /api/v1/schedules/:ref/next`. */
+export const NextFireTimes = z.strictObject({
+  schedule: z.string(),
+  timezone: z.string(),
+  times: z.array(Instant),
+});
+/** `GET /api/v1/schedules/:ref/next`. */
+export type NextFireTimes = z.infer<typeof NextFireTimes>;
+
+/** Query of `GET /api/v1/jobs/:id/logs`. */
+export const LogQuery = z.strictObject({
+  stream: z.enum(["stdout", "stderr"]).optional().describe("Only this stream"),
+  offset: z.coerce.number().int().min(0).default(0).describe("Byte offset to start from"),
+  follow: z.enum(["1", "true"]).optional().describe("Stream until the job ends"),
+});

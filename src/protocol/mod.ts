@@ -10,6 +10,7 @@ export * from "./job.ts";
 export * from "./agent_wire.ts";
 export * from "./http.ts";
 export * from "./schedule.ts";
+export * from "./api.ts";
 
 /** The program's version, reported by agents and `jobdist --version`. */
 export const VERSION = "0.1.0";

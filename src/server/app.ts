@@ -21,6 +21,7 @@ import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
 import type { Ops } from "./ops.ts";
+import { mountOpenApi } from "./openapi.ts";
 import { mountOps } from "./ops_routes.ts";
 import { mountUi } from "./ui_routes.ts";
 import { mountSchedules } from "./schedule_routes.ts";
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   );
 
   app.get("/healthz", (c) => c.json({ ok: true }));
+  mountOpenApi(app);
 
   app.get("/ws/agent", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
