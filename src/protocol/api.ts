@@ -1,8 +1,8 @@
 /**
  * The route table of the HTTP API (`/api/v1`): every operation with its method, path,
  * parameters and the zod schemas of what goes in and comes out. The server's OpenAPI document
- * (`GET /api/v1/openapi.json`) is generated from it and the typed {@linkcode Client} takes its
- * types from it, so a route is described once.
+ * (`GET /api/v1/openapi.json`) is generated from it and the typed client (`src/cli/client.ts`)
+ * takes its paths and types from it, so a route is described once.
  *
  * Paths use Hono's `:name` segments, as the server declares them.
  * @module
@@ -42,7 +42,7 @@ import { ScheduleSpec } from "./schedule.ts";
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Error statuses an operation may answer with, each with an {@linkcode ErrorBody}. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413;
 
 /** One operation of the API. */
 export interface Route {

@@ -26,10 +26,9 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string }> = {
   404: { name: "NotFound", description: "No such job, agent or schedule" },
   409: { name: "Conflict", description: "Not possible in the current state" },
   413: { name: "TooLarge", description: "The request body is too large" },
-  503: { name: "Unavailable", description: "The server cannot do this now" },
 };
 
-const TAGS = {
+const TAGS: Record<Route["tag"], string> = {
   jobs: "Submit, list, follow and cancel jobs",
   agents: "The agents, their health and their management",
   schedules: "Cron schedules",
@@ -131,7 +130,7 @@ function errorStatuses(route: Route): ErrorStatus[] {
   if (!route.public) set.add(401).add(403);
   if (route.params) set.add(404);
   if (route.body) set.add(413);
-  return [...set].sort();
+  return [...set].sort((a, b) => a - b);
 }
 
 function parametersOf(where: "path" | "query" | "header", shape?: z.ZodObject): Json[] {
