@@ -15,6 +15,7 @@ import { ApiError } from "./client.ts";
 import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
 import { jobs } from "./jobs.ts";
 import { logs } from "./logs.ts";
+import { report } from "./report.ts";
 import { agent, dev, server } from "./roles.ts";
 import { run } from "./run.ts";
 import { schedules } from "./schedules.ts";
@@ -35,6 +36,7 @@ export const COMMANDS: Command[] = [
   agents,
   schedules,
   backup,
+  report,
   completions,
 ];
 

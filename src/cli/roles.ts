@@ -16,6 +16,7 @@ import {
   parsePairs,
   UsageError,
 } from "./flags.ts";
+import { REPORT_FLAGS, reportConfig } from "./report.ts";
 
 const SERVER_FLAGS: Flag[] = [
   {
@@ -96,6 +97,7 @@ const SERVER_FLAGS: Flag[] = [
     value: "DURATION",
     help: "delete finished jobs, their output and attempts after this age",
   },
+  ...REPORT_FLAGS,
 ];
 
 const AGENT_FLAGS: Flag[] = [
@@ -237,6 +239,7 @@ async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
     lostAfterMs: durationFlag(args, "lost-after"),
     killGraceMs: durationFlag(args, "kill-grace"),
     retentionMs: durationFlag(args, "retention"),
+    report: await reportConfig(args),
   };
 }
 

@@ -10,6 +10,7 @@ import { createAuthenticator, isLoopback } from "./auth.ts";
 import { EventBus } from "./events.ts";
 import { AgentHealth } from "./health.ts";
 import { Ops } from "./ops.ts";
+import { checkReportConfig, type ReportConfig, Reporter } from "./report_delivery.ts";
 import { Scheduler } from "./scheduler.ts";
 import { ScheduleManager } from "./schedules.ts";
 import { ScheduleStore } from "./schedule_store.ts";
@@ -32,6 +33,8 @@ export interface ServerConfig {
   synchronous?: "FULL" | "NORMAL";
   /** Age after which finished jobs and their output are deleted (default 7 days). */
   retentionMs?: number;
+  /** The daily report's schedule and transports (none: nothing is sent). */
+  report?: ReportConfig;
   /** Called once the server listens. */
   onListen?: (info: { url: string; port: number; hostname: string }) => void;
 }
@@ -67,6 +70,7 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
         "commands on your agents. Set --token/--token-file (or JOBDIST_TOKEN), or listen on 127.0.0.1",
     );
   }
+  checkReportConfig(config.report ?? {});
   const store = openStore(config.db, { synchronous: config.synchronous });
   const events = new EventBus();
   const health = new AgentHealth(store);
@@ -94,6 +98,7 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   schedules.recover();
   store.flush();
   const auth = createAuthenticator({ tokens, agentTokens: config.agentTokens ?? [] });
+  const reports = new Reporter({ store, health, config: config.report });
   const app = createApp({ scheduler, auth, schedules, ops });
 
   const sweeper = setInterval(() => {
@@ -117,10 +122,12 @@ export function startServer(config: ServerConfig, signal: AbortSignal): Promise<
   const finished = server.finished.then(() => {
     clearInterval(sweeper);
     scheduler.stop();
+    reports.stop();
     ops.stop();
     store.close();
   });
   ops.start();
+  reports.start();
   const addr = server.addr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;

@@ -1,0 +1,279 @@
+/**
+ * `jobdist report`: prints the server's report (jobs by queue, slowest and most-failing jobs,
+ * agent uptime, agents lost) as text, HTML or JSON, or with `--send-now` has the server deliver
+ * it by its configured transports. Also the server's `--report-*` flags and how they become a
+ * {@linkcode ReportConfig}.
+ * @module
+ */
+
+import { parseDuration } from "../protocol/mod.ts";
+import type { ReportConfig, SmtpConfig } from "../server/report_delivery.ts";
+import { ApiError } from "./client.ts";
+import {
+  CLIENT_FLAGS,
+  type Command,
+  type Flag,
+  intFlag,
+  type ParsedArgs,
+  UsageError,
+} from "./flags.ts";
+
+/** The server's report flags. The SMTP password comes from a file or `JOBDIST_REPORT_SMTP_PASSWORD`. */
+export const REPORT_FLAGS: Flag[] = [
+  {
+    name: "report-cron",
+    type: "string",
+    env: "JOBDIST_REPORT_CRON",
+    default: "0 7 * * *",
+    value: "CRON",
+    help: "when to send the report (needs --report-smtp-host or --report-webhook)",
+  },
+  {
+    name: "report-timezone",
+    type: "string",
+    env: "JOBDIST_REPORT_TIMEZONE",
+    default: "UTC",
+    value: "ZONE",
+    help: "IANA time zone of --report-cron and of the times in the report",
+  },
+  {
+    name: "report-period",
+    type: "string",
+    env: "JOBDIST_REPORT_PERIOD",
+    default: "24h",
+    value: "DURATION",
+    help: "period each report covers, up to its sending",
+  },
+  {
+    name: "report-smtp-host",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_HOST",
+    value: "HOST",
+    help: "mail server to send the report through",
+  },
+  {
+    name: "report-smtp-port",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_PORT",
+    value: "PORT",
+    help: "mail server port (default 465 with tls, 587 with starttls, 25 with none)",
+  },
+  {
+    name: "report-smtp-tls",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_TLS",
+    default: "starttls",
+    value: "tls|starttls|none",
+    help: "TLS from the start, a required STARTTLS upgrade, or plain text",
+  },
+  {
+    name: "report-smtp-user",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_USER",
+    value: "USER",
+    help:
+      "SMTP login (the password from --report-smtp-password-file or JOBDIST_REPORT_SMTP_PASSWORD)",
+  },
+  {
+    name: "report-smtp-password-file",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_PASSWORD_FILE",
+    value: "PATH",
+    help: "file holding the SMTP password",
+  },
+  {
+    name: "report-from",
+    type: "string",
+    env: "JOBDIST_REPORT_FROM",
+    value: "ADDRESS",
+    help: "sender of the report mail",
+  },
+  {
+    name: "report-to",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_REPORT_TO",
+    value: "ADDRESS",
+    help: "recipient of the report mail",
+  },
+  {
+    name: "report-webhook",
+    type: "string",
+    env: "JOBDIST_REPORT_WEBHOOK",
+    value: "URL",
+    help: "URL to POST the report to as JSON",
+  },
+];
+
+/** The environment variable holding the SMTP password (never a flag: argv is visible to all). */
+export const SMTP_PASSWORD_ENV = "JOBDIST_REPORT_SMTP_PASSWORD";
+
+const DEFAULT_PORTS = { tls: 465, starttls: 587, none: 25 } as const;
+
+/** Builds the report configuration from the server's flags; usage errors name the flag. */
+export async function reportConfig(
+  args: ParsedArgs,
+  env: (name: string) => string | undefined = (n) => Deno.env.get(n),
+): Promise<ReportConfig> {
+  const periodText = args.str("report-period");
+  const periodMs = periodText === undefined ? undefined : parseDuration(periodText);
+  if (periodText !== undefined && !periodMs) {
+    throw new UsageError(
+      `Invalid --report-period "${periodText}": expected a duration such as 24h`,
+    );
+  }
+  const config: ReportConfig = {
+    cron: args.str("report-cron"),
+    timezone: args.str("report-timezone"),
+    periodMs,
+    smtp: await smtpConfig(args, env),
+  };
+  const webhook = args.str("report-webhook");
+  if (webhook !== undefined) {
+    if (!/^https?:\/\/[^/]/.test(webhook) || !URL.canParse(webhook)) {
+      throw new UsageError("Invalid --report-webhook: expected an http:// or https:// URL");
+    }
+    config.webhook = { url: webhook };
+  }
+  return config;
+}
+
+async function smtpConfig(
+  args: ParsedArgs,
+  env: (name: string) => string | undefined,
+): Promise<SmtpConfig | undefined> {
+  const host = args.str("report-smtp-host");
+  const to = args.list("report-to");
+  const from = args.str("report-from");
+  if (!host) {
+    const stray = to.length ? "--report-to" : from ? "--report-from" : undefined;
+    if (stray) throw new UsageError(`${stray} needs --report-smtp-host`);
+    return undefined;
+  }
+  const tls = args.str("report-smtp-tls") ?? "starttls";
+  if (tls !== "tls" && tls !== "starttls" && tls !== "none") {
+    throw new UsageError(`Invalid --report-smtp-tls "${tls}": expected tls, starttls or none`);
+  }
+  if (!from || !from.includes("@")) {
+    throw new UsageError("--report-smtp-host needs --report-from with a mail address");
+  }
+  if (to.length === 0) throw new UsageError("--report-smtp-host needs at least one --report-to");
+  const bad = to.find((a) => !a.includes("@"));
+  if (bad !== undefined) {
+    throw new UsageError(`Invalid --report-to "${bad}": expected a mail address`);
+  }
+  const user = args.str("report-smtp-user");
+  let password = env(SMTP_PASSWORD_ENV);
+  const file = args.str("report-smtp-password-file");
+  if (file) {
+    try {
+      password = (await Deno.readTextFile(file)).replace(/\r?\n$/, "");
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --report-smtp-password-file ${file}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+  if (user && !password) {
+    throw new UsageError(
+      `--report-smtp-user needs a password: --report-smtp-password-file or ${SMTP_PASSWORD_ENV}`,
+    );
+  }
+  return {
+    host,
+    port: intFlag(args.str("report-smtp-port"), "report-smtp-port", 1, 65_535) ??
+      DEFAULT_PORTS[tls],
+    tls,
+    user,
+    password: user ? password : undefined,
+    from,
+    to,
+  };
+}
+
+/** One transport's outcome, as the server answers `POST /report:send`. */
+interface SendAnswer {
+  ok: boolean;
+  deliveries: Array<{ transport: string; ok: boolean; message: string }>;
+}
+
+/** `jobdist report`. */
+export const report: Command = {
+  name: "report",
+  synopsis: "jobdist report [--period 24h] [--format text|html|json] [--send-now]",
+  summary: "Print the report of the last day (jobs, failures, agent uptime), or send it now.",
+  flags: [
+    ...CLIENT_FLAGS,
+    {
+      name: "period",
+      type: "string",
+      value: "DURATION",
+      help: "period up to now the report covers (default: the server's --report-period)",
+    },
+    {
+      name: "format",
+      type: "string",
+      default: "text",
+      value: "text|html|json",
+      help: "how to print the report",
+    },
+    {
+      name: "send-now",
+      type: "boolean",
+      help: "have the server deliver the report by its transports now, and print the outcome",
+    },
+  ],
+  async run(args) {
+    if (args.positionals.length) throw new UsageError("report takes no arguments");
+    const period = args.str("period");
+    if (period !== undefined && !parseDuration(period)) {
+      throw new UsageError(`Invalid --period "${period}": expected a duration such as 24h`);
+    }
+    const query = period === undefined ? "" : `period=${encodeURIComponent(period)}`;
+    if (args.bool("send-now")) {
+      const res = await call(args, "POST", `/api/v1/report:send?${query}`);
+      const answer = await res.json() as SendAnswer;
+      for (const d of answer.deliveries) {
+        if (d.ok) console.log(`${d.transport}: ${d.message}`);
+        else console.error(`jobdist report: ${d.transport}: ${d.message}`);
+      }
+      return answer.ok ? 0 : 1;
+    }
+    const format = args.str("format")!;
+    if (!["text", "html", "json"].includes(format)) {
+      throw new UsageError(`Invalid --format "${format}": expected text, html or json`);
+    }
+    const res = await call(args, "GET", `/api/v1/report?format=${format}&${query}`);
+    console.log((await res.text()).trimEnd());
+    return 0;
+  },
+};
+
+/**
+ * One request to the server. `Client` (src/cli/client.ts) has no report methods yet; this
+ * keeps its conventions (ws:// becomes http://, errors as {@linkcode ApiError}).
+ */
+async function call(args: ParsedArgs, method: string, path: string): Promise<Response> {
+  const base = args.str("server")!.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:");
+  const token = args.str("token");
+  let res: Response;
+  try {
+    res = await fetch(base + path, {
+      method,
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+    });
+  } catch (e) {
+    throw new ApiError(
+      0,
+      "unreachable",
+      `Cannot reach the server at ${base}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  if (res.ok) return res;
+  const body = await res.json().catch(() => undefined);
+  throw new ApiError(
+    res.status,
+    body?.error?.code ?? "http_error",
+    body?.error?.message ?? `${method} ${path} answered ${res.status}`,
+  );
+}
