@@ -150,8 +150,13 @@ export class Reporter {
       this.config.cron ?? DEFAULT_REPORT_CRON,
       { timezone: this.timezone, mode: "5-or-6-parts", protect: true },
       async () => {
-        for (const d of (await this.send()).deliveries) {
-          console.error(`Report ${d.ok ? "sent" : "not sent"} by ${d.transport}: ${d.message}`);
+        try {
+          for (const d of (await this.send()).deliveries) {
+            console.error(`Report ${d.ok ? "sent" : "not sent"} by ${d.transport}: ${d.message}`);
+          }
+        } catch (e) {
+          // A report that cannot be built (the database failing) must not take the server down.
+          console.error("Report not sent:", e);
         }
       },
     );
