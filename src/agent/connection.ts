@@ -5,6 +5,8 @@
  * @module
  */
 
+import { errStack, getLogger } from "../log.ts";
+
 /** A failure that retrying cannot fix. */
 export class FatalError extends Error {
   constructor(message: string) {
@@ -99,7 +101,7 @@ function connectOnce(
           fatal = e.message;
           socket.close(1000, "fatal");
         } else {
-          console.error("jobdist agent: error handling a frame:", e);
+          getLogger().error("agent failed to handle a frame", { error: e, stack: errStack(e) });
         }
       }
     };

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { getLogger } from "../log.ts";
 import { detectRuntimes, type Runtime } from "./runtimes.ts";
 import { runConnection } from "./connection.ts";
 import { Worker } from "./worker.ts";
@@ -70,7 +71,8 @@ export async function agentId(config: AgentConfig): Promise<string> {
 
 /** Runs an agent until `signal` aborts. Rejects with a FatalError on a fatal server answer. */
 export async function runAgent(config: AgentConfig, signal: AbortSignal): Promise<void> {
-  const log = config.log ?? ((line: string) => console.error(`jobdist agent: ${line}`));
+  const log = config.log ??
+    ((line: string) => getLogger().info(line, { agent: config.name }));
   const url = agentUrl(config.server);
   const runtimes = await detectRuntimes({
     declared: config.runtimes,

@@ -1,11 +1,13 @@
 /**
- * Flags declared once, each with its `JOBDIST_*` environment variable and default
- * (precedence: flag > env > default), parsed with `node:util`'s `parseArgs`, and the help text
- * generated from the same declarations.
+ * Flags declared once, each with its `JOBDIST_*` environment variable and default, parsed with
+ * `node:util`'s `parseArgs`, and the help text generated from the same declarations. Commands
+ * that take a configuration file (`--config`, see `config_file.ts`) read it here too, so the
+ * precedence is decided in one place: flag > env > file > default.
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { type ConfigFile, readConfigFile } from "./config_file.ts";
 
 /** One flag. */
 export interface Flag {
@@ -16,7 +18,11 @@ export interface Flag {
   multiple?: boolean;
   env?: string;
   default?: string;
-  /** Placeholder for the value in help, e.g. `DURATION`. */
+  /**
+   * Placeholder for the value in help, e.g. `DURATION`. It also says what a configuration file
+   * may set (`DURATION`, `N`, `BYTES`, `PORT`, `K=V` are checked there), and `a|b|c` lists the only
+   * values the flag takes, from any source.
+   */
   value?: string;
   help: string;
 }
@@ -29,9 +35,24 @@ export interface Command {
   /** What it does, a sentence or two. */
   summary: string;
   flags: Flag[];
+  /** Present when the command reads a configuration file named by its `config` flag. */
+  config?: ConfigSchema;
   /** Runs the command; resolves to the process exit code. */
   run(args: ParsedArgs, signal: AbortSignal): Promise<number>;
 }
+
+/** The tables of a configuration file and what a command takes from it. */
+export interface ConfigSchema {
+  /** Every table the file may have, with the flags its keys may name (the whole file is checked). */
+  tables: Record<string, Flag[]>;
+  /** Tables this command takes values from; where two set a key, the later one wins. */
+  reads: string[];
+}
+
+/**
+ * Where a value came from: `flag`, `env JOBDIST_X`, `file PATH [table]`, `default`, or `unset`.
+ */
+export type ValueSource = string;
 
 /** Parsed flags and positionals. */
 export interface ParsedArgs {
@@ -41,6 +62,10 @@ export interface ParsedArgs {
   /** Multi-valued flags. */
   list(name: string): string[];
   bool(name: string): boolean;
+  /** Where the value of flag `name` came from. */
+  source(name: string): ValueSource;
+  /** The configuration file read, if any. */
+  configFile: ConfigFile | null;
 }
 
 /** A mistake in how the command was called; printed with a hint to `--help`. */
@@ -62,9 +87,20 @@ export const CLIENT_FLAGS: Flag[] = [
     help: "server to talk to",
   },
   { name: "token", type: "string", env: "JOBDIST_TOKEN", value: "TOKEN", help: "API token" },
+  {
+    name: "ca",
+    type: "string",
+    env: "JOBDIST_CA",
+    value: "FILE",
+    help: "PEM certificate(s) of the CA that signed an https:// server's (default: system roots)",
+  },
 ];
 
-/** Parses `argv` for `cmd`, filling unset flags from `env` and defaults. */
+/**
+ * Parses `argv` for `cmd`, filling unset flags from `env`, then from the configuration file
+ * (when `cmd` takes one), then from defaults. A file that does not parse or names unknown keys,
+ * or values of the wrong type, throw one {@linkcode UsageError} that lists every mistake.
+ */
 export function parseFlags(
   cmd: Command,
   argv: string[],
@@ -89,27 +125,94 @@ export function parseFlags(
   const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const byName = new Map(cmd.flags.map((f) => [f.name, f]));
   const fromEnv = (f: Flag | undefined) => (f?.env ? env(f.env) : undefined);
-  return {
+  const configFile = cmd.config
+    ? loadConfig(cmd.config, values.config, fromEnv(byName.get("config")))
+    : null;
+  /** The file's value of `name` and its table, from the last table read that sets it. */
+  const fromFile = (name: string) => {
+    if (!configFile || !cmd.config) return undefined;
+    for (const table of [...cmd.config.reads].reverse()) {
+      const v = configFile.tables[table]?.get(name);
+      if (v !== undefined) return { value: v, table };
+    }
+    return undefined;
+  };
+  const args: ParsedArgs = {
     positionals: parsed.positionals,
+    configFile,
     str(name) {
       const v = values[name];
       if (typeof v === "string") return v;
       const f = byName.get(name);
-      return fromEnv(f) ?? f?.default;
+      const file = fromFile(name)?.value;
+      return fromEnv(f) ?? (typeof file === "string" ? file : undefined) ?? f?.default;
     },
     list(name) {
       const v = values[name];
       if (Array.isArray(v)) return v;
       const e = fromEnv(byName.get(name));
-      return e ? e.split(",").map((s) => s.trim()).filter(Boolean) : [];
+      if (e) return e.split(",").map((s) => s.trim()).filter(Boolean);
+      const file = fromFile(name)?.value;
+      return Array.isArray(file) ? file : [];
     },
     bool(name) {
       const v = values[name];
       if (typeof v === "boolean") return v;
       const e = fromEnv(byName.get(name));
-      return e === "1" || e === "true";
+      if (e !== undefined) return e === "1" || e === "true";
+      return fromFile(name)?.value === true;
+    },
+    source(name) {
+      const f = byName.get(name);
+      const v = values[name];
+      if (v !== undefined) return "flag";
+      const e = fromEnv(f);
+      if (e !== undefined && (f?.type !== "string" || !f.multiple || e !== "")) {
+        return `env ${f!.env}`;
+      }
+      const file = fromFile(name);
+      if (file) return `file ${configFile!.path} [${file.table}]`;
+      return f?.default !== undefined ? "default" : "unset";
     },
   };
+  for (const f of cmd.flags) checkChoice(f, args);
+  return args;
+}
+
+/** Reads the configuration file named by `--config` or its env variable, if any. */
+function loadConfig(
+  schema: ConfigSchema,
+  flag: string | boolean | string[] | undefined,
+  env: string | undefined,
+): ConfigFile | null {
+  const path = typeof flag === "string" ? flag : env;
+  if (!path) return null;
+  const { file, errors } = readConfigFile(path, schema.tables);
+  if (errors.length === 1) throw new UsageError(errors[0]);
+  if (errors.length) throw new UsageError(`Invalid configuration:\n  ${errors.join("\n  ")}`);
+  return file;
+}
+
+/** The choices of a flag whose placeholder is `a|b|c`, else `null`. */
+export function choicesOf(f: Flag): string[] | null {
+  return f.value?.includes("|") ? f.value.split("|") : null;
+}
+
+/** Throws when a choice flag's value (from any source) is not one of its choices. */
+function checkChoice(f: Flag, args: ParsedArgs): void {
+  const choices = choicesOf(f);
+  if (!choices) return;
+  const value = args.str(f.name);
+  if (value === undefined || choices.includes(value)) return;
+  const source = args.source(f.name);
+  const where = source === "flag"
+    ? `--${f.name}`
+    : source.startsWith("env ")
+    ? source.slice(4)
+    : `${f.name} (${source})`;
+  throw new UsageError(
+    `Invalid ${where} "${value}": expected ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}`,
+  );
 }
 
 /** Help text of a command. */

@@ -10,6 +10,7 @@ import { FatalError } from "../agent/connection.ts";
 import { agents } from "./agents.ts";
 import { backup } from "./backup.ts";
 import { completionsCommand } from "./completions.ts";
+import { config } from "./config.ts";
 import { cancel } from "./cancel.ts";
 import { ApiError } from "./client.ts";
 import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
@@ -37,6 +38,7 @@ export const COMMANDS: Command[] = [
   schedules,
   backup,
   report,
+  config,
   completions,
 ];
 
@@ -51,7 +53,8 @@ export function mainHelp(): string {
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     "",
-    "Every flag also reads a JOBDIST_* environment variable (flag > env > default).",
+    "Every flag also reads a JOBDIST_* environment variable (flag > env > default); server,",
+    "agent and dev also read a TOML file given by --config (flag > env > file > default).",
     "Run 'jobdist <command> --help' for a command's flags.",
   ].join("\n");
 }

@@ -17,6 +17,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { REPORT_FLAGS, reportConfig } from "./report.ts";
+import { LOG_FORMATS, LOG_LEVELS, Logger, setLogger } from "../log.ts";
 
 const SERVER_FLAGS: Flag[] = [
   {
@@ -193,6 +194,49 @@ const AGENT_FLAGS: Flag[] = [
   },
 ];
 
+/** Flags of every role: the configuration file and jobdist's own logs. */
+const ROLE_FLAGS: Flag[] = [
+  {
+    name: "config",
+    type: "string",
+    env: "JOBDIST_CONFIG",
+    value: "FILE",
+    help: "TOML file with a [server] and an [agent] table of flag values (flag > env > file)",
+  },
+  {
+    name: "log-format",
+    type: "string",
+    env: "JOBDIST_LOG_FORMAT",
+    default: "text",
+    value: LOG_FORMATS.join("|"),
+    help: "format of jobdist's own log lines on stderr (json: one object per line)",
+  },
+  {
+    name: "log-level",
+    type: "string",
+    env: "JOBDIST_LOG_LEVEL",
+    default: "info",
+    value: LOG_LEVELS.join("|"),
+    help: "least severe log lines written (debug adds every job's assignment and end)",
+  },
+];
+
+/** The tables of the configuration file: the flags of each role. */
+export const CONFIG_TABLES: Record<"server" | "agent", Flag[]> = {
+  server: [...SERVER_FLAGS, ...ROLE_FLAGS],
+  agent: [...AGENT_FLAGS, ...ROLE_FLAGS],
+};
+
+/** Sets up the process-wide logger from `--log-format` and `--log-level` (already checked). */
+function startLogging(args: ParsedArgs): Logger {
+  const logger = new Logger({
+    format: LOG_FORMATS.find((f) => f === args.str("log-format")),
+    level: LOG_LEVELS.find((l) => l === args.str("log-level")),
+  });
+  setLogger(logger);
+  return logger;
+}
+
 function durationFlag(args: ParsedArgs, name: string): number | undefined {
   const text = args.str(name);
   if (text === undefined) return undefined;
@@ -212,7 +256,13 @@ function loadServer(): Promise<typeof import("../server/mod.ts")> {
   return import("../server/mod.ts");
 }
 
-async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
+/** The server's event log, loaded with the server for the same reason. */
+function loadEventLog(): Promise<typeof import("../server/event_log.ts")> {
+  return import("../server/event_log.ts");
+}
+
+/** The server's configuration from its flags; throws a {@linkcode UsageError} on bad values. */
+export async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
   const tokens = [...args.list("token")];
   const file = args.str("token-file");
   if (file) {
@@ -243,7 +293,8 @@ async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
   };
 }
 
-function agentConfig(args: ParsedArgs, server: string): AgentConfig {
+/** The agent's configuration from its flags; throws a {@linkcode UsageError} on bad values. */
+export function agentConfig(args: ParsedArgs, server: string): AgentConfig {
   const name = args.str("name") ?? Deno.hostname();
   const home = Deno.env.get("HOME");
   return {
@@ -274,14 +325,20 @@ export const server: Command = {
   name: "server",
   synopsis: "jobdist server [--listen HOST:PORT] [--db PATH] [--token TOKEN | --token-file PATH]",
   summary: "Run the server: REST API, dashboard and agent endpoint over one SQLite database.",
-  flags: SERVER_FLAGS,
+  flags: CONFIG_TABLES.server,
+  config: { tables: CONFIG_TABLES, reads: ["server"] },
   async run(args, signal) {
+    const log = startLogging(args);
     const config = await serverConfig(args);
-    const { startServer } = await loadServer();
+    const [{ startServer }, { logServerEvents }] = await Promise.all([
+      loadServer(),
+      loadEventLog(),
+    ]);
     const running = await startServer({
       ...config,
-      onListen: ({ url }) => console.error(`jobdist server listening on ${url}`),
+      onListen: ({ url }) => log.info(`jobdist server listening on ${url}`),
     }, signal);
+    logServerEvents(running.scheduler, log, signal);
     await running.finished;
     return 0;
   },
@@ -292,8 +349,10 @@ export const agent: Command = {
   name: "agent",
   synopsis: "jobdist agent --server URL [--token TOKEN] [--slots N] [--label K=V] [--name NAME]",
   summary: "Run an agent: dial the server and run the jobs it hands out as local processes.",
-  flags: AGENT_FLAGS,
+  flags: CONFIG_TABLES.agent,
+  config: { tables: CONFIG_TABLES, reads: ["agent"] },
   async run(args, signal) {
+    startLogging(args);
     await runAgent(agentConfig(args, args.str("server")!), signal);
     return 0;
   },
@@ -307,13 +366,21 @@ export const dev: Command = {
   flags: [
     ...SERVER_FLAGS.filter((f) => ["listen", "db", "kill-grace", "retention"].includes(f.name)),
     ...AGENT_FLAGS.filter((f) => ["slots", "label", "runtime", "name"].includes(f.name)),
+    ...ROLE_FLAGS,
   ],
+  // Both tables; on a key both set (log-level), the server's wins.
+  config: { tables: CONFIG_TABLES, reads: ["agent", "server"] },
   async run(args, signal) {
+    const log = startLogging(args);
     const config = await serverConfig(args);
-    const { startServer } = await loadServer();
+    const [{ startServer }, { logServerEvents }] = await Promise.all([
+      loadServer(),
+      loadEventLog(),
+    ]);
     const running = await startServer({ ...config, tokens: [] }, signal);
-    console.error(`jobdist dev: server on ${running.url}, database ${config.db}`);
-    console.error(`jobdist dev: try  jobdist submit --server ${running.url} --shell 'echo hello'`);
+    logServerEvents(running.scheduler, log, signal);
+    log.info(`jobdist dev: server on ${running.url}, database ${config.db}`);
+    log.info(`jobdist dev: try  jobdist submit --server ${running.url} --shell 'echo hello'`);
     const agentDone = runAgent({
       ...agentConfig(args, running.url),
       name: args.str("name") ?? "local",

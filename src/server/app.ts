@@ -16,6 +16,7 @@ import {
   parseWith,
   ProtocolError,
 } from "../protocol/mod.ts";
+import { errStack, getLogger } from "../log.ts";
 import { acceptAgentSocket } from "./agent_hub.ts";
 import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
@@ -59,7 +60,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (err instanceof SchedulerError) {
       return c.json(errorBody(err.code, err.message), err.code === "not_found" ? 404 : 409);
     }
-    console.error("Unhandled error in", c.req.method, c.req.path, err);
+    getLogger().error("unhandled error in a request", {
+      method: c.req.method,
+      path: c.req.path,
+      error: err,
+      stack: errStack(err),
+    });
     return c.json(errorBody("internal", "Internal server error"), 500);
   });
   app.notFound((c) =>

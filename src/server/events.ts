@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errStack, getLogger } from "../log.ts";
 import type { JobState } from "../protocol/job.ts";
 
 /** Something that changed. */
@@ -67,6 +68,6 @@ function safeCall(l: Listener, event: ServerEvent): void {
   try {
     l(event);
   } catch (e) {
-    console.error("event listener failed:", e);
+    getLogger().error("event listener failed", { event: event.type, error: e, stack: errStack(e) });
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { getLogger } from "../log.ts";
 import type { AgentView } from "../protocol/mod.ts";
 import type { AgentState } from "./agent_registry.ts";
 import type { AgentHealth } from "./health.ts";
@@ -75,9 +76,11 @@ export class Ops {
       const t = setInterval(() => {
         try {
           const r = fn();
-          if (r instanceof Promise) r.catch((e) => console.error("Housekeeping failed:", e));
+          if (r instanceof Promise) {
+            r.catch((e) => getLogger().error("housekeeping failed", { error: e }));
+          }
         } catch (e) {
-          console.error("Housekeeping failed:", e);
+          getLogger().error("housekeeping failed", { error: e });
         }
       }, ms);
       Deno.unrefTimer(t);

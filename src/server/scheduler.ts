@@ -23,6 +23,7 @@ import {
   requiredRuntimes,
   type ServerMessage,
 } from "../protocol/mod.ts";
+import { getLogger } from "../log.ts";
 import type { AgentRegistry, AgentState } from "./agent_registry.ts";
 import type { EventBus } from "./events.ts";
 import { type Needs, needsOf, QueueIndex, unmetNeed } from "./queue_index.ts";
@@ -667,7 +668,7 @@ export class Scheduler {
       this.#acks = this.#acks.filter((a) => a.tx > committed);
       for (const a of due) this.agents.send(a.agentId, a.msg);
       this.#armAcks();
-    }, (e) => console.error("Commit failed, acknowledgements withheld:", e));
+    }, (e) => getLogger().error("commit failed, acknowledgements withheld", { error: e }));
   }
 }
 

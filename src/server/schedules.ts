@@ -18,6 +18,7 @@
  */
 
 import { Cron } from "croner";
+import { getLogger } from "../log.ts";
 import {
   type JobSpec,
   ProtocolError,
@@ -274,7 +275,13 @@ export class ScheduleManager {
             created_at: now,
           })
         ),
-    }).catch((e) => console.error(`Schedule ${spec.name} could not start its job:`, e));
+    }).catch((e) =>
+      getLogger().error("schedule could not start its job", {
+        schedule: spec.name,
+        fire_time: iso(t),
+        error: e,
+      })
+    );
   }
 }
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { errStack, getLogger } from "../log.ts";
 import { IndexedHeap } from "./heap.ts";
 
 interface Entry {
@@ -64,7 +65,7 @@ export class TimerQueue {
       try {
         top.fire();
       } catch (e) {
-        console.error("timer callback failed:", e);
+        getLogger().error("timer callback failed", { error: e, stack: errStack(e) });
       }
     }
     return fired;

@@ -146,3 +146,130 @@ Deno.test("intFlag() parses whole numbers within bounds", () => {
     /Invalid --slots "99": expected a whole number from 1 to 10/,
   );
 });
+
+/** A command that reads the `[demo]` and `[other]` tables of a configuration file. */
+const configured: Command = {
+  ...cmd,
+  flags: [
+    ...cmd.flags,
+    { name: "config", type: "string", env: "JOBDIST_CONFIG", value: "FILE", help: "file" },
+    {
+      name: "level",
+      type: "string",
+      env: "JOBDIST_LEVEL",
+      default: "info",
+      value: "info|debug",
+      help: "",
+    },
+  ],
+  config: {
+    tables: {
+      demo: [
+        ...cmd.flags,
+        { name: "level", type: "string", value: "info|debug", help: "" },
+      ],
+      other: [{ name: "slots", type: "string", value: "N", help: "" }],
+    },
+    reads: ["other", "demo"],
+  },
+};
+
+async function tomlFile(text: string): Promise<string> {
+  const path = await Deno.makeTempFile({ suffix: ".toml" });
+  await Deno.writeTextFile(path, text);
+  return path;
+}
+
+Deno.test("parseFlags() takes the configuration file between the env variable and the default", async () => {
+  const path = await tomlFile(
+    '[demo]\nslots = 6\nserver = "http://file:3"\nlabel = ["a=1"]\njson = true\n',
+  );
+  try {
+    const env = envOf({ JOBDIST_SLOTS: "8", JOBDIST_CONFIG: path });
+    const fromFile = parseFlags(configured, [], envOf({ JOBDIST_CONFIG: path }));
+    assert.equal(fromFile.str("slots"), "6");
+    assert.equal(fromFile.source("slots"), `file ${path} [demo]`);
+    assert.equal(fromFile.str("server"), "http://file:3");
+    assert.deepEqual(fromFile.list("label"), ["a=1"]);
+    assert.equal(fromFile.bool("json"), true);
+    assert.equal(fromFile.str("level"), "info");
+    assert.equal(fromFile.source("level"), "default");
+    assert.equal(fromFile.source("name"), "unset");
+    // env beats the file, the flag beats both; --config beats JOBDIST_CONFIG.
+    assert.equal(parseFlags(configured, [], env).str("slots"), "8");
+    assert.equal(parseFlags(configured, [], env).source("slots"), "env JOBDIST_SLOTS");
+    assert.equal(parseFlags(configured, ["--slots", "2"], env).str("slots"), "2");
+    assert.equal(parseFlags(configured, ["--slots", "2"], env).source("slots"), "flag");
+    const none = await tomlFile("");
+    assert.equal(
+      parseFlags(configured, ["--config", none], env).str("server"),
+      cmd.flags[0].default,
+    );
+    assert.deepEqual(parseFlags(configured, ["-l", "b=2"], env).list("label"), ["b=2"]);
+    assert.deepEqual(
+      parseFlags(configured, [], envOf({ JOBDIST_CONFIG: path, JOBDIST_LABELS: "c=3" })).list(
+        "label",
+      ),
+      ["c=3"],
+    );
+    assert.equal(
+      parseFlags(configured, [], envOf({ JOBDIST_CONFIG: path, JOBDIST_JSON: "0" })).bool("json"),
+      false,
+    );
+    await Deno.remove(none);
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("parseFlags() reads only the tables a command reads; the later one wins", async () => {
+  const path = await tomlFile("[other]\nslots = 3\n[demo]\nslots = 5\n");
+  try {
+    assert.equal(parseFlags(configured, ["--config", path], noEnv).str("slots"), "5");
+    assert.equal(
+      parseFlags({ ...configured, config: { ...configured.config!, reads: ["demo", "other"] } }, [
+        "--config",
+        path,
+      ], noEnv).str("slots"),
+      "3",
+    );
+    assert.equal(
+      parseFlags({ ...configured, config: { ...configured.config!, reads: [] } }, [
+        "--config",
+        path,
+      ], noEnv).str("slots"),
+      "4",
+    );
+    // Commands without a configuration schema never read the file.
+    assert.equal(
+      parseFlags(cmd, ["--slots", "1"], envOf({ JOBDIST_CONFIG: path })).str("slots"),
+      "1",
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("parseFlags() refuses a value outside a choice flag's choices, naming its source", async () => {
+  assert.equal(parseFlags(configured, ["--level", "debug"], noEnv).str("level"), "debug");
+  assert.throws(
+    () => parseFlags(configured, ["--level", "loud"], noEnv),
+    (e: unknown) =>
+      e instanceof UsageError && e.message === 'Invalid --level "loud": expected info or debug',
+  );
+  assert.throws(
+    () => parseFlags(configured, [], envOf({ JOBDIST_LEVEL: "loud" })),
+    /Invalid JOBDIST_LEVEL "loud": expected info or debug/,
+  );
+  const path = await tomlFile('[demo]\nlevel = "loud"\n');
+  try {
+    assert.throws(
+      () => parseFlags(configured, ["--config", path], noEnv),
+      (e: unknown) =>
+        e instanceof UsageError &&
+        e.message === `${path}: [demo] level: expected one of info, debug, got "loud"`,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});
