@@ -9,6 +9,7 @@ import type { Context, Hono } from "hono";
 import { BUNDLE_JS } from "../ui/bundle.ts";
 import { parseJobFilter } from "../ui/lib/job_filter.ts";
 import { type ApiGet, loadSchedules } from "../ui/lib/schedules.ts";
+import { loadUptimes } from "../ui/lib/uptime.ts";
 import {
   AgentsPage,
   JobPage,
@@ -138,12 +139,15 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
         }),
       ));
 
-  app.get(
-    "/agents",
-    async (c) =>
-      await viewer(c) ??
-        page(c, 200, renderPage(AgentsPage, { ctx: context(), agents: agentViews(scheduler) })),
-  );
+  app.get("/agents", async (c) => {
+    const redirect = await viewer(c);
+    if (redirect) return redirect;
+    const agents = agentViews(scheduler);
+    const ctx = context();
+    const ids = agents.map((a) => a.id);
+    const uptime = await loadUptimes(apiReader(c, app.fetch), ids, ctx.now);
+    return page(c, 200, renderPage(AgentsPage, { ctx, agents, uptime }));
+  });
 
   app.get("/schedules", async (c) => {
     const redirect = await viewer(c);

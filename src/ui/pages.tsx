@@ -17,6 +17,7 @@ import { runtimesOf, SubmitForm } from "./islands/submit_form.tsx";
 import { Layout } from "./layout.tsx";
 import type { UiOverview } from "../protocol/ui_wire.ts";
 import type { UiSchedule } from "./lib/schedules.ts";
+import type { UiUptime } from "./lib/uptime.ts";
 
 /** What every page needs besides its data. */
 export interface PageContext {
@@ -43,10 +44,16 @@ export function OverviewPage({ ctx, overview }: { ctx: PageContext; overview: Ui
 }
 
 /** `/agents`. */
-export function AgentsPage({ ctx, agents }: { ctx: PageContext; agents: AgentView[] }) {
+export function AgentsPage(
+  { ctx, agents, uptime }: {
+    ctx: PageContext;
+    agents: AgentView[];
+    uptime: Record<string, UiUptime>;
+  },
+) {
   return (
     <Layout title="Agents" active="agents" {...ctx}>
-      <Island name="LiveAgents" component={LiveAgents} props={{ agents, now: ctx.now }} />
+      <Island name="LiveAgents" component={LiveAgents} props={{ agents, now: ctx.now, uptime }} />
     </Layout>
   );
 }

@@ -98,6 +98,13 @@ legend { font-size: 13px; color: var(--muted); padding: 0 4px; }
   border: 1px solid var(--border); }
 .bar { height: 8px; border-radius: 4px; background: var(--bg); border: 1px solid var(--border); overflow: hidden; }
 .bar > span { display: block; height: 100%; background: var(--run); }
+.uptime-pcts { display: flex; flex-wrap: wrap; gap: 2px 12px; font-variant-numeric: tabular-nums; }
+.timeline { position: relative; height: 10px; margin-top: 4px; border-radius: 3px; overflow: hidden;
+  background: var(--bg); border: 1px solid var(--border); }
+.timeline > span { position: absolute; top: 0; bottom: 0; min-width: 1px; }
+.timeline .seg-up { background: var(--ok); }
+.timeline .seg-down { background: var(--bad); }
+.timeline .seg-unknown { background: transparent; min-width: 0; }
 .agent h3 { margin: 0; font-size: 16px; display: flex; gap: 8px; align-items: center; flex-wrap: wrap; }
 .agent .kv { margin: 10px 0; }
 .chart svg { width: 100%; height: 160px; display: block; }

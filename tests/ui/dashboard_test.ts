@@ -123,9 +123,27 @@ Deno.test({
       await page.goto(`${server.url}/agents`);
       const card = page.locator('[data-agent="doomed"]');
       await card.locator('[data-state="idle"]').waitFor();
+      // Connected all the time it has been known: 100 % in every window, one green stretch.
+      for (const w of ["24h", "7d", "30d"]) {
+        assert.equal(await card.locator(`[data-uptime="${w}"]`).innerText(), `${w} 100%`);
+      }
+      const timeline = card.locator("[data-timeline]");
+      assert.match(
+        String(await timeline.getAttribute("aria-label")),
+        /^Connected \d+s of the last 24 h$/,
+      );
+      assert.equal(await timeline.locator('[data-segment="up"]').count(), 1);
+      assert.equal(await timeline.locator('[data-segment="down"]').count(), 0);
       await child.kill("SIGKILL");
       await card.locator('[data-state="disconnected"]').waitFor({ timeout: 10_000 });
       assert.equal(await card.getByRole("button", { name: "Drain" }).isDisabled(), true);
+      // The session ended: the island fetches uptime again, live; the timeline ends in red.
+      await timeline.locator('[data-segment="down"]').waitFor({ state: "attached" });
+      const day = await card.locator('[data-uptime="24h"]').innerText();
+      const percent = Number(day.match(/^24h ([\d.]+)%$/)?.[1]);
+      assert.ok(percent > 0 && percent < 100, day);
+      const api = await server.client.agentUptime("doomed");
+      assert.ok(api.windows["24h"].percent! < 100);
     } finally {
       await browser.dispose();
       await child.kill("SIGKILL");

@@ -1,22 +1,35 @@
 /**
- * The agents page: each agent's status, slots, runtimes, labels, liveness and current jobs,
- * with drain and resume buttons. Live through the `agents` topic.
+ * The agents page: each agent's status, slots, runtimes, labels, liveness, uptime and current
+ * jobs, with drain and resume buttons. Live through the `agents` topic; uptime is fetched again
+ * when an agent comes or goes, and once a minute.
  * @module
  */
 
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { AgentView } from "../../protocol/mod.ts";
 import { Labels, LiveDot, StateBadge } from "../components.tsx";
 import { API, ApiError, call } from "../lib/api.ts";
 import { formatAgo, formatBytes, formatInstant } from "../lib/format.ts";
 import { useLive, useNow } from "../lib/live.ts";
+import { loadUptimes, type UiUptime } from "../lib/uptime.ts";
+import { Uptime } from "../uptime.tsx";
 
 /** Props of {@linkcode LiveAgents}. */
 export interface LiveAgentsProps {
   agents: AgentView[];
   /** When the server rendered the page (ms). */
   now: number;
+  /** Uptime by agent id, as of `now`. */
+  uptime: Record<string, UiUptime>;
 }
+
+/** How often uptime is fetched again while nothing comes or goes. */
+const UPTIME_REFRESH_MS = 60_000;
+
+const isOnline = (a: AgentView) => a.status !== "disconnected" && a.status !== "lost";
+
+/** Reads the API through the gateway (it throws on a refusal, which loadUptimes skips). */
+const apiGet = <T,>(path: string) => call<T>("GET", `${API}${path}`);
 
 const ORDER = { busy: 0, idle: 1, draining: 2, disconnected: 3, lost: 4 };
 
@@ -25,9 +38,24 @@ export function LiveAgents(props: LiveAgentsProps) {
   const [agents, setAgents] = useState(props.agents);
   const [error, setError] = useState<string | null>(null);
   const now = useNow(props.now);
+  const [uptime, setUptime] = useState(props.uptime);
+  const online = useRef(new Map(props.agents.map((a) => [a.id, isOnline(a)])));
+  const refreshUptime = (ids: string[]) => {
+    if (ids.length === 0) return;
+    loadUptimes(apiGet, ids, Date.now()).then((got) => setUptime((u) => ({ ...u, ...got })));
+  };
+  useEffect(() => {
+    const timer = setInterval(() => refreshUptime([...online.current.keys()]), UPTIME_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, []);
   const status = useLive(["agents"], {
     onMessage(msg) {
-      if (msg.type === "agents") setAgents(msg.agents);
+      if (msg.type !== "agents") return;
+      setAgents(msg.agents);
+      // A session began or ended: the timeline and the percentages moved.
+      const changed = msg.agents.filter((a) => online.current.get(a.id) !== isOnline(a));
+      for (const a of changed) online.current.set(a.id, isOnline(a));
+      refreshUptime(changed.map((a) => a.id));
     },
   });
   const sorted = [...agents].sort((a, b) =>
@@ -63,6 +91,7 @@ export function LiveAgents(props: LiveAgentsProps) {
             key={a.id}
             agent={a}
             now={now}
+            uptime={uptime[a.id]}
             onDrain={(enabled) => drain(a, enabled)}
           />
         ))}
@@ -72,13 +101,14 @@ export function LiveAgents(props: LiveAgentsProps) {
 }
 
 function AgentCard(
-  { agent: a, now, onDrain }: {
+  { agent: a, now, uptime, onDrain }: {
     agent: AgentView;
     now: number;
+    uptime: UiUptime | undefined;
     onDrain: (enabled: boolean) => void;
   },
 ) {
-  const online = a.status !== "disconnected" && a.status !== "lost";
+  const online = isOnline(a);
   const pct = a.slots ? Math.round((a.slots_used / a.slots) * 100) : 0;
   return (
     <article class="panel agent" data-agent={a.name} aria-label={`Agent ${a.name}`}>
@@ -141,6 +171,10 @@ function AgentCard(
         </dd>
         <dt>Last heartbeat</dt>
         <dd title={formatInstant(a.last_seen)}>{formatAgo(a.last_seen, now)}</dd>
+        <dt>Uptime</dt>
+        <dd>
+          <Uptime uptime={uptime} />
+        </dd>
       </dl>
       <div class="actions">
         {a.status === "draining"
