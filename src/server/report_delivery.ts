@@ -8,6 +8,7 @@
 
 import { Cron } from "croner";
 import { setTimeout as delay } from "node:timers/promises";
+import { getLogger } from "../log.ts";
 import { formatDuration, VERSION } from "../protocol/mod.ts";
 import type { AgentHealth } from "./health.ts";
 import {
@@ -152,11 +153,13 @@ export class Reporter {
       async () => {
         try {
           for (const d of (await this.send()).deliveries) {
-            console.error(`Report ${d.ok ? "sent" : "not sent"} by ${d.transport}: ${d.message}`);
+            const fields = { transport: d.transport, detail: d.message };
+            if (d.ok) getLogger().info("report sent", fields);
+            else getLogger().warn("report not sent", fields);
           }
         } catch (e) {
           // A report that cannot be built (the database failing) must not take the server down.
-          console.error("Report not sent:", e);
+          getLogger().error("report not sent", { error: e });
         }
       },
     );
