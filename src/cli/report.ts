@@ -67,6 +67,13 @@ export const REPORT_FLAGS: Flag[] = [
     help: "TLS from the start, a required STARTTLS upgrade, or plain text",
   },
   {
+    name: "report-smtp-ca",
+    type: "string",
+    env: "JOBDIST_REPORT_SMTP_CA",
+    value: "PATH",
+    help: "PEM file of the CAs that may sign the mail server's certificate (default: the system's)",
+  },
+  {
     name: "report-smtp-user",
     type: "string",
     env: "JOBDIST_REPORT_SMTP_USER",
@@ -163,17 +170,10 @@ async function smtpConfig(
     throw new UsageError(`Invalid --report-to "${bad}": expected a mail address`);
   }
   const user = args.str("report-smtp-user");
-  let password = env(SMTP_PASSWORD_ENV);
-  const file = args.str("report-smtp-password-file");
-  if (file) {
-    try {
-      password = (await Deno.readTextFile(file)).replace(/\r?\n$/, "");
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read --report-smtp-password-file ${file}: ${e instanceof Error ? e.message : e}`,
-      );
-    }
-  }
+  const passwordFile = await readFlagFile(args, "report-smtp-password-file");
+  // A password file usually ends with a newline that is not part of the password.
+  const password = passwordFile?.replace(/\r?\n$/, "") ?? env(SMTP_PASSWORD_ENV);
+  const ca = await readFlagFile(args, "report-smtp-ca");
   if (user && !password) {
     throw new UsageError(
       `--report-smtp-user needs a password: --report-smtp-password-file or ${SMTP_PASSWORD_ENV}`,
@@ -186,9 +186,21 @@ async function smtpConfig(
     tls,
     user,
     password: user ? password : undefined,
+    ca,
     from,
     to,
   };
+}
+
+/** The text of the file flag `name` names, if set; an unreadable file is a usage error. */
+async function readFlagFile(args: ParsedArgs, name: string): Promise<string | undefined> {
+  const path = args.str(name);
+  if (!path) return undefined;
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`Cannot read --${name} ${path}: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 /** One transport's outcome, as the server answers `POST /report:send`. */

@@ -30,6 +30,8 @@ export interface SmtpConfig {
   tls: "tls" | "starttls" | "none";
   user?: string;
   password?: string;
+  /** PEM certificates of the CAs that may sign the mail server's certificate (default: the system's). */
+  ca?: string;
   from: string;
   to: string[];
   /** Connection, greeting and socket timeout in ms (default 30 s). */
@@ -188,6 +190,7 @@ export async function sendMail(
     requireTLS: smtp.tls === "starttls",
     ignoreTLS: smtp.tls === "none",
     auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? "" } : undefined,
+    tls: smtp.ca ? { ca: smtp.ca } : undefined,
     connectionTimeout: timeout,
     greetingTimeout: timeout,
     socketTimeout: timeout,

@@ -16,14 +16,26 @@ interface Received {
   from: string;
   to: string[];
   user: string | undefined;
+  /** Whether the session was encrypted (TLS or STARTTLS). */
+  secure: boolean;
   data: string;
 }
 
-/** A real SMTP server on 127.0.0.1, port 0; with `auth`, it takes only that login. */
-async function smtpServer(auth?: { user: string; password: string }) {
+/** Options of the in-test SMTP server. */
+interface SmtpServerOptions {
+  /** Takes only this login. */
+  auth?: { user: string; password: string };
+  /** `starttls` offers the upgrade, `tls` speaks TLS from the first byte; both with `cert`. */
+  tls?: "starttls" | "tls";
+  cert?: { key: string; cert: string };
+}
+
+/** A real SMTP server on 127.0.0.1, port 0. */
+async function smtpServer(options: SmtpServerOptions = {}) {
+  const { auth, tls, cert } = options;
   const received: Received[] = [];
   const server = new SMTPServer({
-    disabledCommands: ["STARTTLS"],
+    ...(tls ? { ...cert, secure: tls === "tls" } : { disabledCommands: ["STARTTLS"] }),
     authOptional: !auth,
     allowInsecureAuth: true,
     logger: false,
@@ -41,12 +53,15 @@ async function smtpServer(auth?: { user: string; password: string }) {
           from: from ? from.address : "",
           to: session.envelope.rcptTo.map((r) => r.address),
           user: typeof session.user === "string" ? session.user : undefined,
+          secure: session.secure,
           data: new TextDecoder().decode(Buffer.concat(chunks)),
         });
         cb();
       });
     },
   });
+  // A client that rejects the certificate ends the handshake: the test asserts the client side.
+  server.on("error", () => {});
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.server.address() as AddressInfo).port;
   return {
@@ -85,7 +100,7 @@ function unQuote(data: string): string {
 }
 
 Deno.test("Reporter.send() mails the report to every recipient through a real SMTP server", async () => {
-  const smtp = await smtpServer({ user: "jobdist", password: "s3cret-pass" });
+  const smtp = await smtpServer({ auth: { user: "jobdist", password: "s3cret-pass" } });
   const { store, reporter: r } = reporter({
     smtp: {
       host: "127.0.0.1",
@@ -142,7 +157,7 @@ Deno.test("sendMail() reports a refused connection and a refused login clearly",
     new RegExp(`^Cannot send mail via 127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`),
   );
 
-  const smtp = await smtpServer({ user: "jobdist", password: "right-password" });
+  const smtp = await smtpServer({ auth: { user: "jobdist", password: "right-password" } });
   try {
     const denied = await sendMail({
       host: "127.0.0.1",
@@ -159,6 +174,74 @@ Deno.test("sendMail() reports a refused connection and a refused login clearly",
     assert.equal(smtp.received.length, 0);
   } finally {
     await smtp.close();
+  }
+});
+
+/** A self-signed certificate for 127.0.0.1, made with openssl. */
+async function selfSigned(): Promise<{ key: string; cert: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "jobdist-smtp-tls-" });
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        `${dir}/key.pem`,
+        "-out",
+        `${dir}/cert.pem`,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    return {
+      key: await Deno.readTextFile(`${dir}/key.pem`),
+      cert: await Deno.readTextFile(`${dir}/cert.pem`),
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("sendMail() upgrades with STARTTLS or speaks TLS at once, and checks the certificate", async () => {
+  const cert = await selfSigned();
+  const mail = { subject: "over TLS", text: "t", html: "<p>t</p>" };
+  for (const tls of ["starttls", "tls"] as const) {
+    const smtp = await smtpServer({ tls, cert, auth: { user: "u", password: "tls-password" } });
+    const config = {
+      host: "127.0.0.1",
+      port: smtp.port,
+      tls,
+      user: "u",
+      password: "tls-password",
+      from: "a@example.org",
+      to: ["b@example.org"],
+    };
+    try {
+      // Signed by nobody the system trusts: refused before any login is sent.
+      const untrusted = await sendMail(config, mail);
+      assert.equal(untrusted.ok, false, tls);
+      assert.match(untrusted.message, /certificate/i);
+      assert.equal(smtp.received.length, 0);
+
+      const trusted = await sendMail({ ...config, ca: cert.cert }, mail);
+      assert.equal(trusted.ok, true, `${tls}: ${trusted.message}`);
+      assert.equal(smtp.received.length, 1);
+      assert.equal(smtp.received[0].secure, true);
+      assert.equal(smtp.received[0].user, "u");
+      assert.equal(header(smtp.received[0].data, "Subject"), "over TLS");
+    } finally {
+      await smtp.close();
+    }
   }
 });
 
