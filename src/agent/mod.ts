@@ -5,8 +5,11 @@
  */
 
 import { getLogger } from "../log.ts";
+import { isLoopback } from "../protocol/net.ts";
 import { detectRuntimes, type Runtime } from "./runtimes.ts";
 import { runConnection } from "./connection.ts";
+import { agentToken } from "./enrol.ts";
+import { JobPolicy, lookupUser } from "./isolation.ts";
 import { Worker } from "./worker.ts";
 
 /** Configuration of an agent. */
@@ -14,6 +17,8 @@ export interface AgentConfig {
   /** Server URL: `ws(s)://host:port` or `http(s)://host:port`. */
   server: string;
   token?: string;
+  /** Enrol once with this join token; the agent's own token is then kept in `stateDir`. */
+  joinToken?: string;
   name: string;
   /** Stable id; default: kept in `stateDir`, else made up from the name. */
   id?: string;
@@ -34,6 +39,16 @@ export interface AgentConfig {
   maxJobs?: number;
   /** Exit after running nothing for this long (ms). */
   idleExitMs?: number;
+  /** PEM certificates of the CAs that may sign the server's certificate (default: system roots). */
+  caCerts?: string[];
+  /** Allow plain `ws://` to a server beyond loopback (the token and jobs travel unencrypted). */
+  insecure?: boolean;
+  /** Run jobs as this unprivileged user (name or id); the agent must run as root. */
+  runAs?: string;
+  /** Script runtimes jobs may use (default: every runtime the agent has). */
+  allowRuntimes?: string[];
+  /** Refuse shell jobs, the bash and sh runtimes and commands that start a shell. */
+  denyShell?: boolean;
 }
 
 /** Turns `--server` into the agent endpoint URL. */
@@ -51,6 +66,17 @@ export function agentUrl(server: string): string {
   }
   if (url.pathname === "/" || url.pathname === "") url.pathname = "/ws/agent";
   return url.toString();
+}
+
+/** Throws unless `url` is encrypted (`wss:`), on loopback, or `insecure` allows plain text. */
+export function checkTransport(url: string, insecure = false): void {
+  const { protocol, hostname } = new URL(url);
+  if (protocol === "wss:" || insecure || isLoopback(hostname)) return;
+  throw new Error(
+    `Refusing plain ${protocol}// to ${hostname}: the agent's token and every job would cross ` +
+      "the network unencrypted. Serve TLS (server --tls-cert/--tls-key) and use wss:// or " +
+      "https://, or pass --insecure",
+  );
 }
 
 /** The agent's id: given, else remembered in `stateDir`, else new. */
@@ -74,23 +100,39 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
   const log = config.log ??
     ((line: string) => getLogger().info(line, { agent: config.name }));
   const url = agentUrl(config.server);
-  const runtimes = await detectRuntimes({
+  checkTransport(url, config.insecure);
+  const runAs = config.runAs ? await lookupUser(config.runAs) : undefined;
+  const detected = await detectRuntimes({
     declared: config.runtimes,
     denoFallback: Deno.execPath().endsWith("deno") ? Deno.execPath() : null,
   });
+  const policy = new JobPolicy(detected, {
+    allowRuntimes: config.allowRuntimes,
+    denyShell: config.denyShell,
+  });
+  for (const name of config.allowRuntimes ?? []) {
+    if (!detected.has(name)) log(`--allow-runtime ${name}: this host has no such runtime`);
+  }
   const id = await agentId(config);
+  const token = await agentToken(config, id, log);
   const worker = new Worker({
     id,
     name: config.name,
-    token: config.token,
+    token,
     slots: config.slots,
     labels: config.labels,
-    runtimes,
+    runtimes: policy.runtimes,
     workRoot: config.workRoot,
     log,
     maxJobs: config.maxJobs,
     outputMemoryBytes: config.outputMemoryBytes,
+    runAs,
+    policy,
   });
+  const tls = config.caCerts?.length ? Deno.createHttpClient({ caCerts: config.caCerts }) : null;
+  const init: Record<string, unknown> = {};
+  if (token) init.headers = { authorization: `Bearer ${token}` };
+  if (tls) init.client = tls;
   worker.reapOrphans();
   const reaper = setInterval(() => worker.reapOrphans(), 10_000);
   // The connection outlives `signal` while running jobs drain and report.
@@ -110,7 +152,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
       },
       connection.signal,
       {
-        init: config.token ? { headers: { authorization: `Bearer ${config.token}` } } : undefined,
+        init: Object.keys(init).length ? init : undefined,
         onRetry: (error, delay) => log(`${error}; retrying in ${Math.round(delay)} ms`),
         wasAccepted: () => worker.welcomed,
       },
@@ -119,6 +161,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
     clearInterval(ephemeral);
     clearInterval(reaper);
     worker.stopAll("drain");
+    tls?.close();
   }
 }
 

@@ -27,6 +27,15 @@ import {
   type RouteResponse,
   type ScheduleSpecInput,
 } from "../protocol/mod.ts";
+import type {
+  AuditList,
+  CreatedUser,
+  CreateTokenInput,
+  CreateUserInput,
+  NewTokenView,
+  TokenView,
+  UserView,
+} from "../protocol/access.ts";
 
 /** A non-2xx answer from the server, or no answer at all (`status` 0, code `unreachable`). */
 export class ApiError extends Error {
@@ -192,6 +201,68 @@ export class Client {
     return this.call("nextFireTimes", { params: { ref }, query: { n } });
   }
 
+  /** Stores (or replaces) a secret of the caller's namespace; the answer never holds the value. */
+  setSecret(name: string, value: string): Promise<RouteResponse<"setSecret">> {
+    return this.call("setSecret", { body: { name, value } });
+  }
+
+  /** The caller's namespace's secrets: names and timestamps only. */
+  secrets(): Promise<RouteResponse<"listSecrets">> {
+    return this.call("listSecrets", {});
+  }
+
+  /** Deletes a secret; jobs that refer to it fail from then on. */
+  deleteSecret(name: string): Promise<RouteResponse<"deleteSecret">> {
+    return this.call("deleteSecret", { params: { name } });
+  }
+
+  /** Every user (admins only). */
+  async users(): Promise<{ users: UserView[] }> {
+    return await (await this.#fetch("GET", "/api/v1/users")).json();
+  }
+
+  /** Creates a user and (unless `token: false`) a first token, shown only in this answer. */
+  async createUser(body: CreateUserInput): Promise<CreatedUser> {
+    return await (await this.#fetch("POST", "/api/v1/users", body)).json();
+  }
+
+  /** Disables (or enables) a user: their tokens stop working at once. */
+  async setUserDisabled(name: string, disabled: boolean): Promise<UserView> {
+    const path = `/api/v1/users/${encodeURIComponent(name)}/${disabled ? "disable" : "enable"}`;
+    return await (await this.#fetch("POST", path)).json();
+  }
+
+  /** Tokens (never their secrets), newest first; optionally of one user. */
+  async tokens(user?: string): Promise<{ tokens: TokenView[] }> {
+    const q = user === undefined ? "" : `?user=${encodeURIComponent(user)}`;
+    return await (await this.#fetch("GET", `/api/v1/tokens${q}`)).json();
+  }
+
+  /** Makes a user token or a join token; the answer is the only copy of its secret. */
+  async createToken(body: CreateTokenInput): Promise<NewTokenView> {
+    return await (await this.#fetch("POST", "/api/v1/tokens", body)).json();
+  }
+
+  /** Revokes a token at once (open connections made with it close). */
+  async revokeToken(id: number): Promise<TokenView> {
+    return await (await this.#fetch("DELETE", `/api/v1/tokens/${id}`)).json();
+  }
+
+  /** Revokes an enrolled agent's own tokens and disconnects it. */
+  async revokeAgent(agent: string): Promise<{ agent_id: string; revoked_tokens: number }> {
+    const path = `/api/v1/agents/${encodeURIComponent(agent)}/revoke`;
+    return await (await this.#fetch("POST", path)).json();
+  }
+
+  /** Audit entries, newest first (admins only). */
+  async audit(
+    q: { action?: string; principal?: string; limit?: number; cursor?: string } = {},
+  ): Promise<AuditList> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    return await (await this.#fetch("GET", `/api/v1/audit?${params}`)).json();
+  }
+
   /** A job's output; with `follow`, a stream that ends when the job does. */
   async logs(
     id: number | string,
@@ -227,7 +298,7 @@ export class Client {
       throw new ApiError(
         0,
         "unreachable",
-        `Cannot reach the server at ${this.#base}: ${e instanceof Error ? e.message : e}`,
+        `Cannot reach the server at ${this.#base}: ${fetchFailure(e)}`,
       );
     }
     if (res.ok) return res;
@@ -243,4 +314,10 @@ export class Client {
       err?.error?.message ?? `${method} ${path} answered ${res.status}`,
     );
   }
+}
+
+/** What went wrong in a `fetch` that threw: the cause says why (refused, TLS), not "fetch failed". */
+function fetchFailure(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  return e.cause instanceof Error ? e.cause.message : e.message;
 }

@@ -19,8 +19,12 @@ import { logs } from "./logs.ts";
 import { report } from "./report.ts";
 import { agent, dev, server } from "./roles.ts";
 import { run } from "./run.ts";
+import { queues } from "./queues.ts";
 import { schedules } from "./schedules.ts";
+import { secrets } from "./secrets.ts";
 import { submit } from "./submit.ts";
+import { tokens } from "./tokens.ts";
+import { users } from "./users.ts";
 
 const completions = completionsCommand(() => COMMANDS);
 
@@ -35,7 +39,11 @@ export const COMMANDS: Command[] = [
   logs,
   cancel,
   agents,
+  queues,
   schedules,
+  secrets,
+  users,
+  tokens,
   backup,
   report,
   config,

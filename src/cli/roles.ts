@@ -7,6 +7,7 @@
 import { type AgentConfig, runAgent } from "../agent/mod.ts";
 import { parseRuntimeFlag } from "../agent/runtimes.ts";
 import { parseDuration } from "../protocol/mod.ts";
+import { isLoopback } from "../protocol/net.ts";
 import type { ServerConfig } from "../server/mod.ts";
 import {
   type Command,
@@ -17,6 +18,7 @@ import {
   UsageError,
 } from "./flags.ts";
 import { REPORT_FLAGS, reportConfig } from "./report.ts";
+import { readCaFile } from "./connect.ts";
 import { LOG_FORMATS, LOG_LEVELS, Logger, setLogger } from "../log.ts";
 
 const SERVER_FLAGS: Flag[] = [
@@ -97,6 +99,57 @@ const SERVER_FLAGS: Flag[] = [
     default: "7d",
     value: "DURATION",
     help: "delete finished jobs, their output and attempts after this age",
+  },
+  {
+    name: "admin-token-file",
+    type: "string",
+    env: "JOBDIST_ADMIN_TOKEN_FILE",
+    value: "PATH",
+    help:
+      "file with the token of user admin (else, on the first start beyond loopback without tokens, one is made and printed once)",
+  },
+  {
+    name: "max-queued-per-user",
+    type: "string",
+    env: "JOBDIST_MAX_QUEUED_PER_USER",
+    value: "N",
+    help: "unfinished jobs a user (role user) may have at once (default 10000)",
+  },
+  {
+    name: "tls-cert",
+    type: "string",
+    env: "JOBDIST_TLS_CERT",
+    value: "FILE",
+    help: "PEM certificate (chain) to serve HTTPS and WSS with; needs --tls-key",
+  },
+  {
+    name: "tls-key",
+    type: "string",
+    env: "JOBDIST_TLS_KEY",
+    value: "FILE",
+    help: "PEM private key of --tls-cert",
+  },
+  {
+    name: "secrets-key-file",
+    type: "string",
+    env: "JOBDIST_SECRETS_KEY_FILE",
+    value: "PATH",
+    help:
+      "file with the key that encrypts secrets at rest: 32 bytes in base64 or hex (or the key itself in JOBDIST_SECRETS_KEY)",
+  },
+  {
+    name: "webhook-secret",
+    type: "string",
+    env: "JOBDIST_WEBHOOK_SECRET",
+    value: "SECRET",
+    help: "key that signs webhook calls (default: one generated once and kept in the database)",
+  },
+  {
+    name: "webhook-secret-file",
+    type: "string",
+    env: "JOBDIST_WEBHOOK_SECRET_FILE",
+    value: "PATH",
+    help: "file holding the key that signs webhook calls",
   },
   ...REPORT_FLAGS,
 ];
@@ -191,6 +244,48 @@ const AGENT_FLAGS: Flag[] = [
     env: "JOBDIST_IDLE_EXIT",
     value: "DURATION",
     help: "exit after running nothing for this long",
+  },
+  {
+    name: "join-token",
+    type: "string",
+    env: "JOBDIST_JOIN_TOKEN",
+    value: "TOKEN",
+    help:
+      "enrol once with this join token; the agent's own token is kept in --state-dir and used from then on",
+  },
+  {
+    name: "ca",
+    type: "string",
+    env: "JOBDIST_CA",
+    value: "FILE",
+    help: "PEM certificate(s) of the CA that signed the server's (default: system roots)",
+  },
+  {
+    name: "insecure",
+    type: "boolean",
+    env: "JOBDIST_INSECURE",
+    help: "allow plain ws:// or http:// to a server beyond loopback (token and jobs unencrypted)",
+  },
+  {
+    name: "run-as",
+    type: "string",
+    env: "JOBDIST_RUN_AS",
+    value: "USER",
+    help: "run jobs as this unprivileged user (the agent must run as root)",
+  },
+  {
+    name: "allow-runtime",
+    type: "string",
+    multiple: true,
+    env: "JOBDIST_ALLOW_RUNTIMES",
+    value: "NAME",
+    help: "script runtime jobs may use (default: all the agent has)",
+  },
+  {
+    name: "deny-shell",
+    type: "boolean",
+    env: "JOBDIST_DENY_SHELL",
+    help: "refuse shell jobs, the bash and sh runtimes and commands that start a shell",
   },
 ];
 
@@ -289,8 +384,89 @@ export async function serverConfig(args: ParsedArgs): Promise<ServerConfig> {
     lostAfterMs: durationFlag(args, "lost-after"),
     killGraceMs: durationFlag(args, "kill-grace"),
     retentionMs: durationFlag(args, "retention"),
+    adminToken: await adminToken(args),
+    limits: {
+      maxQueuedPerUser: intFlag(
+        args.str("max-queued-per-user"),
+        "max-queued-per-user",
+        1,
+        100_000_000,
+      ),
+    },
+    webhooks: { secret: await webhookSecret(args) },
     report: await reportConfig(args),
+    tls: await tlsFiles(args),
+    secretsKey: await secretsKey(args),
   };
+}
+
+/** The token of `--admin-token-file`, if given. */
+async function adminToken(args: ParsedArgs): Promise<string | undefined> {
+  const file = args.str("admin-token-file");
+  if (file === undefined) return undefined;
+  let token: string;
+  try {
+    token = (await Deno.readTextFile(file)).trim();
+  } catch (e) {
+    throw new UsageError(
+      `Cannot read --admin-token-file ${file}: ${e instanceof Error ? e.message : e}`,
+    );
+  }
+  if (token.length < 32 || /\s/.test(token)) {
+    throw new UsageError(
+      `--admin-token-file ${file} must hold one token of at least 32 characters (e.g. openssl rand -hex 32)`,
+    );
+  }
+  return token;
+}
+
+async function webhookSecret(args: ParsedArgs): Promise<string | undefined> {
+  const file = args.str("webhook-secret-file");
+  let secret = args.str("webhook-secret");
+  if (file !== undefined) {
+    if (secret !== undefined) {
+      throw new UsageError("Give --webhook-secret or --webhook-secret-file, not both");
+    }
+    try {
+      secret = (await Deno.readTextFile(file)).trim();
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read --webhook-secret-file ${file}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+  }
+  if (secret !== undefined && secret.length < 16) {
+    throw new UsageError("The webhook secret must be at least 16 characters long");
+  }
+  return secret;
+}
+
+/** The certificate and key of `--tls-cert` and `--tls-key` (both or neither). */
+async function tlsFiles(args: ParsedArgs): Promise<ServerConfig["tls"]> {
+  const certFile = args.str("tls-cert");
+  const keyFile = args.str("tls-key");
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) {
+    throw new UsageError("Give both --tls-cert and --tls-key to serve TLS");
+  }
+  return {
+    cert: await readFlagFile(certFile, "tls-cert"),
+    key: await readFlagFile(keyFile, "tls-key"),
+  };
+}
+
+/** The secrets key: the file of `--secrets-key-file`, else `JOBDIST_SECRETS_KEY`. */
+async function secretsKey(args: ParsedArgs): Promise<string | undefined> {
+  const file = args.str("secrets-key-file");
+  return file ? await readFlagFile(file, "secrets-key-file") : Deno.env.get("JOBDIST_SECRETS_KEY");
+}
+
+async function readFlagFile(path: string, flag: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new UsageError(`Cannot read --${flag} ${path}: ${e instanceof Error ? e.message : e}`);
+  }
 }
 
 /** The agent's configuration from its flags; throws a {@linkcode UsageError} on bad values. */
@@ -300,6 +476,7 @@ export function agentConfig(args: ParsedArgs, server: string): AgentConfig {
   return {
     server,
     token: args.str("token"),
+    joinToken: args.str("join-token"),
     name,
     slots: intFlag(args.str("slots"), "slots", 1, 10_000) ?? navigator.hardwareConcurrency,
     labels: parsePairs(args.list("label"), "--label"),
@@ -317,6 +494,11 @@ export function agentConfig(args: ParsedArgs, server: string): AgentConfig {
     outputMemoryBytes: intFlag(args.str("output-memory"), "output-memory", 0, 2 ** 40),
     maxJobs: args.bool("once") ? 1 : intFlag(args.str("max-jobs"), "max-jobs", 1, 1_000_000_000),
     idleExitMs: durationFlag(args, "idle-exit"),
+    caCerts: args.str("ca") ? readCaFile(args.str("ca")!) : undefined,
+    insecure: args.bool("insecure"),
+    runAs: args.str("run-as"),
+    allowRuntimes: args.list("allow-runtime"),
+    denyShell: args.bool("deny-shell"),
   };
 }
 
@@ -336,7 +518,20 @@ export const server: Command = {
     ]);
     const running = await startServer({
       ...config,
-      onListen: ({ url }) => log.info(`jobdist server listening on ${url}`),
+      onAdminToken: (token) => {
+        // Printed once, to stdout so it can be captured; it is stored only as a digest.
+        log.warn("first start with no credentials: created user admin; its token (shown once):");
+        console.log(token);
+      },
+      onListen: ({ url, hostname }) => {
+        log.info(`jobdist server listening on ${url}`);
+        if (!config.tls && !isLoopback(hostname)) {
+          log.warn(
+            "serving plain HTTP beyond loopback: tokens, secrets and job output cross the " +
+              "network unencrypted; serve TLS with --tls-cert and --tls-key",
+          );
+        }
+      },
     }, signal);
     logServerEvents(running.scheduler, log, signal);
     await running.finished;

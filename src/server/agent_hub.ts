@@ -13,16 +13,21 @@ import {
   type ServerMessage,
   VERSION,
 } from "../protocol/mod.ts";
+import type { Access } from "./access.ts";
 import type { AgentLink, AgentState } from "./agent_registry.ts";
-import type { Authenticator } from "./auth.ts";
+import type { Principal } from "./auth.ts";
+import { TooManyRequests } from "./rate_limit.ts";
 import type { Scheduler } from "./scheduler.ts";
 
 /** Options of {@linkcode acceptAgentSocket}. */
 export interface AgentHubOptions {
   scheduler: Scheduler;
-  auth: Authenticator;
+  /** Authentication, its failure limits and the per-token connection cap. */
+  access: Access;
   /** Token from the upgrade request's `Authorization` header, if any. */
   headerToken: string | null;
+  /** The peer's address, for failure limits. */
+  source: string;
   /** Time allowed for the hello frame (default 10 s). */
   helloTimeoutMs?: number;
 }
@@ -33,6 +38,8 @@ export function acceptAgentSocket(socket: WebSocket, options: AgentHubOptions): 
   const registry = scheduler.agents;
   let agent: AgentState | null = null;
   let closed = false;
+  /** Ends the credential watch and frees the connection's place under the per-token cap. */
+  const release = new AbortController();
   const link: AgentLink = {
     send: (text) => {
       if (socket.readyState === WebSocket.OPEN) socket.send(text);
@@ -90,12 +97,40 @@ export function acceptAgentSocket(socket: WebSocket, options: AgentHubOptions): 
 
   const hello = async (msg: Extract<ReturnType<typeof parseAgentMessage>, { type: "hello" }>) => {
     clearTimeout(helloTimer);
-    const principal = await options.auth.authenticate(msg.token ?? options.headerToken);
+    let principal: Principal | null;
+    try {
+      principal = await options.access.identify(msg.token ?? options.headerToken, options.source);
+    } catch (e) {
+      if (!(e instanceof TooManyRequests)) throw e;
+      sendMsg({ type: "incompatible", reason: e.message });
+      link.close(4429, "too many failed authentications");
+      return;
+    }
     if (closed) return;
     if (!principal) {
       sendMsg({ type: "incompatible", reason: "authentication failed: bad or missing token" });
       link.close(4401, "unauthorized");
       return;
+    }
+    const refusal = agentRefusal(principal, msg.agent_id);
+    if (refusal) {
+      sendMsg({ type: "incompatible", reason: refusal });
+      link.close(4403, "forbidden");
+      return;
+    }
+    if (principal.tokenId !== undefined) {
+      const free = options.access.agentSockets.open(`token:${principal.tokenId}`);
+      if (!free) {
+        sendMsg({ type: "incompatible", reason: "too many connections with this agent token" });
+        link.close(4429, "too many connections");
+        return;
+      }
+      release.signal.addEventListener("abort", free, { once: true });
+      // Revoking the token (or its expiry) ends the connection at once.
+      options.access.auth.watch(principal, (why) => {
+        sendMsg({ type: "incompatible", reason: `authentication failed: ${why}` });
+        link.close(4401, why);
+      }, release.signal);
     }
     if (msg.protocol !== PROTOCOL_VERSION) {
       sendMsg({
@@ -122,8 +157,24 @@ export function acceptAgentSocket(socket: WebSocket, options: AgentHubOptions): 
 
   socket.onclose = () => {
     closed = true;
+    release.abort();
     clearTimeout(helloTimer);
     if (agent) registry.disconnect(agent, link);
   };
   socket.onerror = () => {};
+}
+
+/**
+ * Why `p` may not connect as agent `agentId`, or null if it may: agent tokens and configured
+ * tokens connect agents, users' tokens do not (an agent sees other people's job specs), and an
+ * enrolled agent's token speaks only for its own agent id.
+ */
+function agentRefusal(p: Principal, agentId: string): string | null {
+  if (p.role !== "agent" && !(p.role === "admin" && p.source !== "database")) {
+    return `a ${p.role} token cannot connect an agent: use an agent token or --join-token`;
+  }
+  if (p.agentId !== undefined && p.agentId !== agentId) {
+    return `this token belongs to agent ${p.agentId}, not ${agentId}`;
+  }
+  return null;
 }

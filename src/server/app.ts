@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import {
   type ErrorBody,
@@ -17,16 +17,35 @@ import {
   ProtocolError,
 } from "../protocol/mod.ts";
 import { errStack, getLogger } from "../log.ts";
+import {
+  Access,
+  canChange,
+  canRead,
+  ownerScope,
+  requireAdmin,
+  requireWrite,
+  scopeAgents,
+  sourceAddress,
+} from "./access.ts";
+import { mountAccess } from "./access_routes.ts";
 import { acceptAgentSocket } from "./agent_hub.ts";
 import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
+import { securityHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
+import { PrincipalError } from "./principals.ts";
+import { TooManyRequests } from "./rate_limit.ts";
 import type { Ops } from "./ops.ts";
 import { mountOpenApi } from "./openapi.ts";
 import { mountOps } from "./ops_routes.ts";
+import type { Reporter } from "./report_delivery.ts";
+import { mountReports } from "./report_routes.ts";
 import { mountUi } from "./ui_routes.ts";
+import { mountQueues } from "./queue_routes.ts";
 import { mountSchedules } from "./schedule_routes.ts";
 import type { ScheduleManager } from "./schedules.ts";
+import { mountSecrets } from "./secret_routes.ts";
+import type { Secrets } from "./secrets.ts";
 import { type Scheduler, SchedulerError } from "./scheduler.ts";
 import { agentViews, jobView } from "./views.ts";
 
@@ -34,12 +53,18 @@ import { agentViews, jobView } from "./views.ts";
 export interface AppDeps {
   scheduler: Scheduler;
   auth: Authenticator;
+  /** Abuse limits and the audit log (default: limits with defaults, no audit log). */
+  access?: Access;
   /** Cron schedules; without it `/api/v1/schedules` is not served. */
   schedules?: ScheduleManager;
   /** Largest request body accepted (default 16 MiB). */
   maxBodyBytes?: number;
   /** Operations (metrics, readiness, agent health and management, backups); optional. */
   ops?: Ops;
+  /** The daily report (`/api/v1/report`); optional. */
+  reports?: Reporter;
+  /** Secrets of each namespace; without it `/api/v1/secrets` is not served. */
+  secrets?: Secrets;
 }
 
 type Env = { Variables: { principal: Principal } };
@@ -47,12 +72,20 @@ type Env = { Variables: { principal: Principal } };
 /** Builds the Hono app. */
 export function createApp(deps: AppDeps): Hono<Env> {
   const { scheduler, auth } = deps;
+  const access = deps.access ?? new Access({ auth });
   const store = scheduler.store;
   const app = new Hono<Env>();
+  app.use(securityHeaders());
 
   app.onError((err, c) => {
+    if (err instanceof TooManyRequests) c.header("retry-after", String(err.retryAfterS));
     if (err instanceof HttpError) {
+      if (err.status === 401) c.header("www-authenticate", 'Bearer realm="jobdist"');
       return c.json(errorBody(err.code, err.message, err.field), err.status);
+    }
+    if (err instanceof PrincipalError) {
+      const status = err.code === "not_found" ? 404 : err.code === "conflict" ? 409 : 400;
+      return c.json(errorBody(err.code, err.message), status);
     }
     if (err instanceof ProtocolError) {
       return c.json(errorBody("invalid", err.message, err.field), 400);
@@ -80,8 +113,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
       throw new HttpError(426, "upgrade_required", "Expected a WebSocket upgrade");
     }
     const headerToken = bearerToken(c.req.header("authorization"));
+    const source = sourceAddress(c);
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    acceptAgentSocket(socket, { scheduler, auth, headerToken });
+    acceptAgentSocket(socket, { scheduler, access, headerToken, source });
     return await Promise.resolve(response);
   });
 
@@ -93,18 +127,26 @@ export function createApp(deps: AppDeps): Hono<Env> {
     },
   }));
   api.use(async (c, next) => {
-    const principal = await auth.authenticate(bearerToken(c.req.header("authorization")));
-    if (!principal) throw new HttpError(401, "unauthorized", "Missing or invalid bearer token");
+    const token = bearerToken(c.req.header("authorization"));
+    const principal = await access.require(token, sourceAddress(c));
     if (principal.role === "agent") {
       throw new HttpError(403, "forbidden", "Agent tokens may only connect agents");
     }
+    if (principal.role === "join") {
+      throw new HttpError(403, "forbidden", "Join tokens may only enrol an agent");
+    }
+    // Viewers read only, on every route (including ones mounted later).
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") requireWrite(principal);
     c.set("principal", principal);
     await next();
   });
 
   api.post("/jobs", async (c) => {
     const spec = parseSpecBody(await readJson(c.req.raw), c.req.header("idempotency-key"));
-    const row = await scheduler.submit(spec, c.get("principal").name);
+    const p = c.get("principal");
+    access.chargeSubmissions(p, 1, () => unfinished(p));
+    const row = await scheduler.submit(spec, p.name);
+    auditSubmit(c, [row.id]);
     return c.json(jobView(row, scheduler), 201);
   });
 
@@ -120,7 +162,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
       );
     }
     const specs = list.map((s, i) => parseWith(JobSpecSchema, s, `jobs.${i}`));
-    const rows = await scheduler.submitMany(specs, c.get("principal").name);
+    const p = c.get("principal");
+    access.chargeSubmissions(p, specs.length, () => unfinished(p));
+    const rows = await scheduler.submitMany(specs, p.name);
+    auditSubmit(c, rows.map((r) => r.id));
     return c.json({ jobs: rows.map((r) => jobView(r, scheduler)) }, 201);
   });
 
@@ -135,6 +180,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const rows = store.listJobs({
       state: states as JobState[] | undefined,
       queue: q.queue,
+      parentId: q.parent ? Number(q.parent) : undefined,
+      owner: ownerScope(c.get("principal")),
       beforeId: q.cursor ? Number(q.cursor) : undefined,
       limit: q.limit + 1,
     });
@@ -146,10 +193,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
     });
   });
 
-  api.get("/jobs/:id", (c) => c.json(jobView(getJob(c.req.param("id")), scheduler, true)));
+  api.get(
+    "/jobs/:id",
+    (c) => c.json(jobView(getJob(c.get("principal"), c.req.param("id")), scheduler, true)),
+  );
 
   api.get("/jobs/:id/logs", (c) => {
-    const row = getJob(c.req.param("id"));
+    const row = getJob(c.get("principal"), c.req.param("id"));
     const stream = c.req.query("stream");
     if (stream !== undefined && stream !== "stdout" && stream !== "stderr") {
       throw new HttpError(400, "invalid", 'stream: expected "stdout" or "stderr"', "stream");
@@ -169,14 +219,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   api.post("/jobs/:id/cancel", async (c) => {
-    const id = parseId(c.req.param("id"));
+    const p = c.get("principal");
+    const id = getJob(p, c.req.param("id"), true).id;
     const row = await scheduler.cancel(id);
+    access.audit?.record({
+      action: "job.cancel",
+      principal: p,
+      source: sourceAddress(c),
+      target: `job ${id}`,
+    });
     return c.json(jobView(row, scheduler));
   });
 
-  api.get("/agents", (c) => c.json({ agents: agentViews(scheduler) }));
+  api.get("/agents", (c) => {
+    const owner = ownerScope(c.get("principal"));
+    return c.json({ agents: scopeAgents(agentViews(scheduler), owner, ownerOf) });
+  });
 
   api.post("/agents/:id/drain", async (c) => {
+    requireAdmin(c.get("principal"));
     const body = await readJson(c.req.raw, true);
     const enabled = body && typeof body === "object" && "enabled" in body ? body.enabled : true;
     if (typeof enabled !== "boolean") {
@@ -189,17 +250,44 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(agentViews(scheduler).find((a) => a.id === agent.id));
   });
 
+  mountQueues(api, scheduler);
   if (deps.schedules) mountSchedules(api, deps.schedules);
-  mountOps(app, api, deps);
+  if (deps.secrets) mountSecrets(api, deps.secrets);
+  mountAccess(app, api, { access, scheduler });
+  mountOps(app, api, { ...deps, access });
+  mountReports(api, deps.reports);
   app.route("/api/v1", api);
-  mountUi(app, { scheduler, auth });
+  mountUi(app, { scheduler, access });
   return app;
 
-  function getJob(idText: string) {
+  /** Job `idText` if `p` may read it (and, with `change`, change it); else `404`/`403`. */
+  function getJob(p: Principal, idText: string, change = false) {
     const id = parseId(idText);
     const row = store.getJob(id);
-    if (!row) throw new HttpError(404, "not_found", `No job ${id}`);
+    // Someone else's job is as good as missing.
+    if (!row || !canRead(p, row.owner)) throw new HttpError(404, "not_found", `No job ${id}`);
+    if (change && !canChange(p, row.owner)) {
+      throw new HttpError(403, "forbidden", `Cannot change job ${id}: it belongs to ${row.owner}`);
+    }
     return row;
+  }
+
+  function ownerOf(jobId: number): string | null | undefined {
+    return store.getJob(jobId)?.owner;
+  }
+
+  function unfinished(p: Principal): number {
+    return auth.principals?.unfinishedJobs(p.name) ?? 0;
+  }
+
+  function auditSubmit(c: Context<Env>, ids: number[]): void {
+    access.audit?.record({
+      action: "job.submit",
+      principal: c.get("principal"),
+      source: sourceAddress(c),
+      target: ids.length === 1 ? `job ${ids[0]}` : `jobs ${ids[0]}-${ids[ids.length - 1]}`,
+      detail: ids.length === 1 ? undefined : { count: ids.length },
+    });
   }
 }
 

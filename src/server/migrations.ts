@@ -142,4 +142,112 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX schedule_fires_by_job ON schedule_fires (job_id) WHERE job_id IS NOT NULL;
   `,
+  // Dependencies, batches and concurrency limits: a job's `after` edges (looked up by the job
+  // that finishes), batch tasks by parent, and per-queue concurrency limits.
+  `
+  CREATE TABLE job_deps (
+    dep_id INTEGER NOT NULL,
+    job_id INTEGER NOT NULL,
+    PRIMARY KEY (dep_id, job_id)
+  ) WITHOUT ROWID;
+  ALTER TABLE jobs ADD COLUMN parent_id INTEGER;
+  ALTER TABLE jobs ADD COLUMN batch_index INTEGER;
+  CREATE INDEX jobs_by_parent ON jobs (parent_id, batch_index) WHERE parent_id IS NOT NULL;
+  CREATE TABLE queues (
+    name TEXT PRIMARY KEY,
+    concurrency INTEGER
+  );
+  `,
+  // Webhooks: one row per (job, event) call with its tries, written in the transaction of the
+  // state change it reports, and the signing secret generated when none is configured.
+  `
+  CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    job_id INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    url TEXT NOT NULL,
+    body TEXT NOT NULL,
+    timeout_ms INTEGER NOT NULL,
+    max_attempts INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status_code INTEGER,
+    error TEXT,
+    created_at INTEGER NOT NULL,
+    last_attempt_at INTEGER,
+    next_attempt_at INTEGER
+  );
+  CREATE INDEX webhook_deliveries_by_job ON webhook_deliveries (job_id, created_at);
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE state = 'pending';
+
+  CREATE TABLE webhook_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+  // Delayed jobs are loaded a window at a time in due order (delayed.ts).
+  `
+  CREATE INDEX jobs_scheduled_by_run_at ON jobs (run_at, id) WHERE state = 'scheduled';
+  `,
+  // Principals: users with a role, tokens kept only as SHA-256 digests (user, agent and join
+  // tokens), and the append-only audit log (triggers refuse updates and deletes).
+  `
+  CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    created_by TEXT
+  );
+
+  CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    user_id INTEGER REFERENCES users (id),
+    agent_id TEXT,
+    name TEXT,
+    created_at INTEGER NOT NULL,
+    created_by TEXT,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    used_at INTEGER
+  );
+  CREATE INDEX tokens_by_agent ON tokens (agent_id) WHERE agent_id IS NOT NULL;
+
+  CREATE INDEX jobs_by_owner ON jobs (owner, state, id);
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    principal TEXT,
+    role TEXT,
+    source TEXT,
+    target TEXT,
+    detail TEXT
+  );
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  `,
+  // Secrets, encrypted at rest: AES-256-GCM with a fresh nonce per value, bound to its
+  // namespace and name (additional data) so a row copied under another name does not decrypt.
+  `
+  CREATE TABLE secrets (
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (namespace, name)
+  ) WITHOUT ROWID;
+  `,
 ];

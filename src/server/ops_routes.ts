@@ -7,7 +7,8 @@
 
 import type { Hono } from "hono";
 import { parseDuration } from "../protocol/mod.ts";
-import { type Authenticator, bearerToken, type Principal } from "./auth.ts";
+import { type Access, requireAdmin, sourceAddress } from "./access.ts";
+import { bearerToken, type Principal } from "./auth.ts";
 import { HttpError } from "./http_error.ts";
 import type { AgentChange, Ops } from "./ops.ts";
 
@@ -22,15 +23,21 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export function mountOps(
   app: Hono<Env>,
   api: Hono<Env>,
-  deps: { ops?: Ops; auth: Authenticator },
+  deps: { ops?: Ops; access: Access },
 ): void {
-  const { ops, auth } = deps;
+  const { ops, access } = deps;
   if (!ops) return;
+  // Backups and housekeeping (and anything else under /admin) are for admins.
+  api.use("/admin/*", async (c, next) => {
+    requireAdmin(c.get("principal"));
+    await next();
+  });
 
   app.get("/metrics", async (c) => {
-    const p = await auth.authenticate(bearerToken(c.req.header("authorization")));
-    if (!p || p.role === "agent") {
-      throw new HttpError(401, "unauthorized", "Missing or invalid bearer token");
+    const token = bearerToken(c.req.header("authorization"));
+    const p = await access.require(token, sourceAddress(c));
+    if (p.role !== "admin" && p.role !== "viewer") {
+      throw new HttpError(403, "forbidden", "Metrics are for admins and viewers");
     }
     return c.body(ops.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
@@ -89,16 +96,20 @@ export function mountOps(
   });
 
   api.patch("/agents/:id", async (c) => {
+    requireAdmin(c.get("principal"));
     const change = parseChange(await readJson(c.req.raw));
     return c.json(await ops.change(c.req.param("id"), change));
   });
   api.post("/agents/:id/disable", async (c) => {
+    requireAdmin(c.get("principal"));
     return c.json(await ops.change(c.req.param("id"), { disabled: true }));
   });
   api.post("/agents/:id/enable", async (c) => {
+    requireAdmin(c.get("principal"));
     return c.json(await ops.change(c.req.param("id"), { disabled: false }));
   });
   api.delete("/agents/:id", async (c) => {
+    requireAdmin(c.get("principal"));
     await ops.forget(c.req.param("id"));
     return c.body(null, 204);
   });

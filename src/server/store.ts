@@ -34,6 +34,10 @@ export interface JobRow {
   agent_id: string | null;
   output_bytes: number;
   idempotency_key: string | null;
+  /** The batch this job is a task of. */
+  parent_id: number | null;
+  /** The task's `JOBDIST_INDEX` within its batch. */
+  batch_index: number | null;
 }
 
 /** States an attempt ends in (`lost`: its agent vanished). */
@@ -90,16 +94,23 @@ export interface LogChunk {
 /** What a new job row needs. */
 export interface NewJob {
   spec: JobSpec;
-  state: "queued" | "scheduled";
+  state: "waiting" | "scheduled" | "queued" | "cancelled";
   run_at: number | null;
   created_at: number;
   owner: string | null;
+  reason?: string;
+  parent_id?: number;
+  batch_index?: number;
 }
 
 /** Filter of {@linkcode Store.listJobs}. */
 export interface JobFilter {
   state?: JobState[];
   queue?: string;
+  /** Only jobs of this owner (a user sees only their own). */
+  owner?: string;
+  /** Only the tasks of this batch. */
+  parentId?: number;
   beforeId?: number;
   limit: number;
 }
@@ -132,8 +143,18 @@ export interface JobStore {
   listJobs(filter: JobFilter): JobRow[];
   countByState(): Record<string, number>;
   jobsInState(state: JobState): JobRow[];
+  scheduledAfter(runAt: number, id: number, limit: number): Array<{ id: number; run_at: number }>;
   setJobState(id: number, state: JobState, fields?: JobStateFields): void;
   addLost(id: number): void;
+  clearIdempotencyKey(id: number): void;
+  addDeps(jobId: number, depIds: number[]): void;
+  depsOf(jobId: number): Array<{ id: number; state: JobState }>;
+  dependentsOf(depId: number): number[];
+  tasksOf(parentId: number): JobRow[];
+  taskStates(parentId: number): Array<{ batch_index: number; state: JobState; failures: number }>;
+  queueLimits(): Array<{ name: string; concurrency: number | null }>;
+  setQueueLimit(name: string, concurrency: number | null): void;
+  queueDepths(): Array<{ queue: string; queued: number; active: number }>;
   assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void;
   markStarted(jobId: number, attemptId: string, pid: number, now: number): void;
   finishAttempt(attemptId: string, state: AttemptState, outcome: AttemptOutcome, now: number): void;
@@ -336,7 +357,8 @@ export class Store implements JobStore {
     const { spec } = job;
     const r = this.#sql.run(
       `INSERT INTO jobs (state, name, queue, priority, spec, owner, created_at, run_at,
-         idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         idempotency_key, reason, parent_id, batch_index, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       job.state,
       spec.name ?? null,
       spec.queue,
@@ -346,6 +368,10 @@ export class Store implements JobStore {
       job.created_at,
       job.run_at,
       spec.idempotency_key ?? null,
+      job.reason ?? null,
+      job.parent_id ?? null,
+      job.batch_index ?? null,
+      job.state === "cancelled" ? job.created_at : null,
     );
     return Number(r.lastInsertRowid);
   }
@@ -372,6 +398,14 @@ export class Store implements JobStore {
       where.push("queue = ?");
       params.push(filter.queue);
     }
+    if (filter.parentId !== undefined) {
+      where.push("parent_id = ?");
+      params.push(filter.parentId);
+    }
+    if (filter.owner !== undefined) {
+      where.push("owner = ?");
+      params.push(filter.owner);
+    }
     if (filter.beforeId !== undefined) {
       where.push("id < ?");
       params.push(filter.beforeId);
@@ -392,6 +426,21 @@ export class Store implements JobStore {
   /** Ids, queue, priority and spec of every job in `state`, oldest first. */
   jobsInState(state: JobState): JobRow[] {
     return this.#sql.all<JobRow>("SELECT * FROM jobs WHERE state = ? ORDER BY id", state);
+  }
+
+  /**
+   * At most `limit` scheduled jobs due after (`runAt`, `id`), in due order: the next window of
+   * delayed jobs, read from the `jobs_scheduled_by_run_at` index alone.
+   */
+  scheduledAfter(runAt: number, id: number, limit: number): Array<{ id: number; run_at: number }> {
+    return this.#sql.all(
+      // Without INDEXED BY the planner takes jobs_by_state and sorts every scheduled row.
+      `SELECT id, run_at FROM jobs INDEXED BY jobs_scheduled_by_run_at
+        WHERE state = 'scheduled' AND (run_at, id) > (?, ?) ORDER BY run_at, id LIMIT ?`,
+      runAt,
+      id,
+      limit,
+    );
   }
 
   /** Moves a job to `state`, recording why. */
@@ -425,6 +474,83 @@ export class Store implements JobStore {
   /** Counts one more attempt lost with its agent. */
   addLost(id: number): void {
     this.#sql.run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
+  }
+
+  /** Frees job `id`'s idempotency key (its window passed) for a new submission. */
+  clearIdempotencyKey(id: number): void {
+    this.#sql.run("UPDATE jobs SET idempotency_key = NULL WHERE id = ?", id);
+  }
+
+  // --- dependencies, batches, queues ------------------------------------------------------
+
+  /** Records that job `jobId` runs after each of `depIds`. */
+  addDeps(jobId: number, depIds: number[]): void {
+    for (const dep of depIds) {
+      this.#sql.run("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)", dep, jobId);
+    }
+  }
+
+  /** The jobs `jobId` runs after, with their states. */
+  depsOf(jobId: number): Array<{ id: number; state: JobState }> {
+    return this.#sql.all(
+      `SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.dep_id
+        WHERE d.job_id = ? ORDER BY j.id`,
+      jobId,
+    );
+  }
+
+  /** The jobs that run after `depId`. */
+  dependentsOf(depId: number): number[] {
+    return this.#sql.all<{ job_id: number }>(
+      "SELECT job_id FROM job_deps WHERE dep_id = ? ORDER BY job_id",
+      depId,
+    ).map((r) => r.job_id);
+  }
+
+  /** The tasks of batch `parentId`, by index. */
+  tasksOf(parentId: number): JobRow[] {
+    return this.#sql.all<JobRow>(
+      "SELECT * FROM jobs WHERE parent_id = ? ORDER BY batch_index",
+      parentId,
+    );
+  }
+
+  /** Each task's state and failed attempts (attempts not lost), for batch bookkeeping. */
+  taskStates(parentId: number): Array<{ batch_index: number; state: JobState; failures: number }> {
+    return this.#sql.all(
+      `SELECT batch_index, state,
+         attempt_count - lost_count - (CASE WHEN state IN ('assigned', 'running', 'succeeded')
+           THEN 1 ELSE 0 END) AS failures
+       FROM jobs WHERE parent_id = ? ORDER BY batch_index`,
+      parentId,
+    );
+  }
+
+  /** Queues with a concurrency limit. */
+  queueLimits(): Array<{ name: string; concurrency: number | null }> {
+    return this.#sql.all("SELECT name, concurrency FROM queues ORDER BY name");
+  }
+
+  /** Per queue with unfinished work: jobs queued and jobs holding an agent. */
+  queueDepths(): Array<{ queue: string; queued: number; active: number }> {
+    return this.#sql.all(
+      `SELECT queue, SUM(state = 'queued') AS queued,
+         SUM(state IN ('assigned', 'running') AND current_attempt IS NOT NULL) AS active
+       FROM jobs WHERE state IN ('queued', 'assigned', 'running') GROUP BY queue`,
+    );
+  }
+
+  /** Sets (or with `null` clears) a queue's concurrency limit. */
+  setQueueLimit(name: string, concurrency: number | null): void {
+    if (concurrency === null) this.#sql.run("DELETE FROM queues WHERE name = ?", name);
+    else {
+      this.#sql.run(
+        `INSERT INTO queues (name, concurrency) VALUES (?, ?)
+          ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
+        name,
+        concurrency,
+      );
+    }
   }
 
   /** Leases job `jobId` to `agentId` as attempt `attemptId` (number `n`). */

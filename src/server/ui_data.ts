@@ -45,19 +45,22 @@ export interface JobPage {
 }
 
 /**
- * Jobs matching `filter` older than `cursor`. State and queue filters run in SQL; agent, tag
- * and text filters scan in batches, up to a bound, and return a cursor where they stopped.
+ * Jobs matching `filter` older than `cursor` (only `owner`'s, if given). State, queue and owner
+ * filters run in SQL; agent, tag and text filters scan in batches, up to a bound, and return a
+ * cursor where they stopped.
  */
 export function listJobPage(
   scheduler: Scheduler,
   filter: JobFilter,
   cursor: string | null,
   limit: number,
+  owner?: string,
 ): JobPage {
   const store = scheduler.store;
   const base = {
     state: filter.states.length ? filter.states : undefined,
     queue: filter.queue || undefined,
+    owner,
   };
   let beforeId = cursor && /^\d{1,15}$/.test(cursor) ? Number(cursor) : undefined;
   if (isStoreFilter(filter)) {

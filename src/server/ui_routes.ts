@@ -6,6 +6,7 @@
  */
 
 import type { Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { BUNDLE_JS } from "../ui/bundle.ts";
 import { parseJobFilter } from "../ui/lib/job_filter.ts";
 import { type ApiGet, loadSchedules } from "../ui/lib/schedules.ts";
@@ -24,13 +25,17 @@ import {
 } from "../ui/pages.tsx";
 import { CSS } from "../ui/styles.ts";
 import { parseTopics } from "../protocol/ui_wire.ts";
-import type { Authenticator, Principal } from "./auth.ts";
+import { type Access, canRead, ownerScope, scopeAgents, sourceAddress } from "./access.ts";
+import type { Principal } from "./auth.ts";
+import { PAGE_CSP } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
+import { TooManyRequests } from "./rate_limit.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { listJobPage, logPage, overviewSnapshot, resolveAgentFilter } from "./ui_data.ts";
 import { forwardToApi, GATEWAY_PREFIX } from "./ui_gateway.ts";
 import { UiMetrics } from "./ui_metrics.ts";
 import {
+  isPerson,
   isSecure,
   loginCookie,
   logoutCookie,
@@ -45,7 +50,7 @@ import { agentViews, jobView } from "./views.ts";
 /** What the dashboard routes need. */
 export interface UiDeps {
   scheduler: Scheduler;
-  auth: Authenticator;
+  access: Access;
 }
 
 type Env = { Variables: { principal: Principal } };
@@ -55,9 +60,7 @@ const PAGE_SIZE = 50;
 
 /** Headers of every HTML page: no inline script may run, and no other site may frame it. */
 const PAGE_HEADERS = {
-  "content-security-policy": "default-src 'self'; script-src 'self'; style-src 'self' " +
-    "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; " +
-    "base-uri 'none'; form-action 'self'",
+  "content-security-policy": PAGE_CSP,
   "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "referrer-policy": "same-origin",
@@ -66,7 +69,9 @@ const PAGE_HEADERS = {
 
 /** Mounts the dashboard on `app`. */
 export function mountUi(app: Hono<Env>, deps: UiDeps): void {
-  const { scheduler, auth } = deps;
+  const { scheduler, access } = deps;
+  const auth = access.auth;
+  const ownerOf = (jobId: number) => scheduler.store.getJob(jobId)?.owner;
   const metrics = new UiMetrics(scheduler);
   const hub = new UiHub(scheduler, metrics);
   const assetVersion = fingerprint(BUNDLE_JS + CSS);
@@ -74,16 +79,17 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
   const page = (c: Context, status: 200 | 401 | 404, html: string) =>
     c.html(html, status, PAGE_HEADERS);
   const context = (): PageContext => ({ assetVersion, loggedIn: auth.required, now: Date.now() });
-  /** The viewer, or a redirect to the login page. */
-  const viewer = async (c: Context): Promise<Response | null> => {
-    if (await uiPrincipal(auth, c)) return null;
+  /** The person looking, or a redirect to the login page. */
+  const viewer = async (c: Context): Promise<Principal | Response> => {
+    const p = await uiPrincipal(access, c);
+    if (p) return p;
     const url = new URL(c.req.url);
     return c.redirect(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, 303);
   };
-  const requireViewer = async (c: Context) => {
-    if (!(await uiPrincipal(auth, c))) {
-      throw new HttpError(401, "unauthorized", "Log in to the dashboard first");
-    }
+  const requireViewer = async (c: Context): Promise<Principal> => {
+    const p = await uiPrincipal(access, c);
+    if (!p) throw new HttpError(401, "unauthorized", "Log in to the dashboard first");
+    return p;
   };
 
   app.get("/ui/app.js", (c) =>
@@ -102,24 +108,29 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
 
   app.get("/login", async (c) => {
     const next = safeNext(c.req.query("next"));
-    if (!auth.required || await uiPrincipal(auth, c)) return c.redirect(next, 303);
+    if (!auth.required || await uiPrincipal(access, c)) return c.redirect(next, 303);
     return page(c, 200, renderPage(LoginPage, { ctx: { ...context(), loggedIn: false }, next }));
   });
-  app.post("/login", async (c) => {
+  app.post("/login", bodyLimit({ maxSize: 64 * 1024 }), async (c) => {
     if (!sameOrigin(c)) throw new HttpError(403, "forbidden", "Cross-origin login is not allowed");
     const form = await c.req.parseBody();
     const next = safeNext(typeof form.next === "string" ? form.next : "/");
     const token = typeof form.token === "string" ? form.token.trim() : "";
-    const principal = token ? await auth.authenticate(token) : null;
-    if (auth.required && principal?.role !== "admin") {
-      const error = principal ? "That token may only connect agents" : "That token is not valid";
+    const principal = token ? await access.identify(token, sourceAddress(c)) : null;
+    if (auth.required && !isPerson(principal)) {
+      const error = principal
+        ? "That token cannot log in to the dashboard"
+        : "That token is not valid";
       return page(
         c,
         401,
         renderPage(LoginPage, { ctx: { ...context(), loggedIn: false }, next, error }),
       );
     }
-    if (auth.required) c.header("set-cookie", loginCookie(token, isSecure(c)));
+    if (auth.required) {
+      c.header("set-cookie", loginCookie(token, isSecure(c)));
+      access.audit?.record({ action: "login", principal, source: sourceAddress(c) });
+    }
     return c.redirect(next, 303);
   });
   app.post("/logout", (c) => {
@@ -128,21 +139,17 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     return c.redirect(auth.required ? "/login" : "/", 303);
   });
 
-  app.get("/", async (c) =>
-    await viewer(c) ??
-      page(
-        c,
-        200,
-        renderPage(OverviewPage, {
-          ctx: context(),
-          overview: overviewSnapshot(scheduler, metrics),
-        }),
-      ));
+  app.get("/", async (c) => {
+    const p = await viewer(c);
+    if (p instanceof Response) return p;
+    const overview = hub.scopeOverview(overviewSnapshot(scheduler, metrics), ownerScope(p));
+    return page(c, 200, renderPage(OverviewPage, { ctx: context(), overview }));
+  });
 
   app.get("/agents", async (c) => {
-    const redirect = await viewer(c);
-    if (redirect) return redirect;
-    const agents = agentViews(scheduler);
+    const p = await viewer(c);
+    if (p instanceof Response) return p;
+    const agents = scopeAgents(agentViews(scheduler), ownerScope(p), ownerOf);
     const ctx = context();
     const ids = agents.map((a) => a.id);
     const uptime = await loadUptimes(apiReader(c, app.fetch), ids, ctx.now);
@@ -151,7 +158,7 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
 
   app.get("/schedules", async (c) => {
     const redirect = await viewer(c);
-    if (redirect) return redirect;
+    if (redirect instanceof Response) return redirect;
     const schedules = await loadSchedules(apiReader(c, app.fetch));
     return page(c, 200, renderPage(SchedulesPage, { ctx: context(), schedules }));
   });
@@ -163,25 +170,29 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     return c.json({ schedules });
   });
 
-  app.get("/submit", async (c) =>
-    await viewer(c) ??
-      page(
-        c,
-        200,
-        renderPage(SubmitPage, {
-          ctx: context(),
-          agents: agentViews(scheduler),
-          queues: recentQueues(),
-        }),
-      ));
+  app.get("/submit", async (c) => {
+    const p = await viewer(c);
+    if (p instanceof Response) return p;
+    const owner = ownerScope(p);
+    return page(
+      c,
+      200,
+      renderPage(SubmitPage, {
+        ctx: context(),
+        agents: scopeAgents(agentViews(scheduler), owner, ownerOf),
+        queues: recentQueues(owner),
+      }),
+    );
+  });
 
   app.get("/jobs", async (c) => {
-    const redirect = await viewer(c);
-    if (redirect) return redirect;
+    const p = await viewer(c);
+    if (p instanceof Response) return p;
+    const owner = ownerScope(p);
     const url = new URL(c.req.url);
     const filter = resolveAgentFilter(scheduler, parseJobFilter(url.searchParams));
     const cursor = url.searchParams.get("cursor");
-    const found = listJobPage(scheduler, filter, cursor, PAGE_SIZE);
+    const found = listJobPage(scheduler, filter, cursor, PAGE_SIZE, owner);
     return page(
       c,
       200,
@@ -192,18 +203,19 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
           filter,
           cursor: cursor && /^\d+$/.test(cursor) ? cursor : null,
           limit: PAGE_SIZE,
-          queues: recentQueues(),
+          queues: recentQueues(owner),
         },
       }),
     );
   });
 
   app.get("/jobs/:id", async (c) => {
-    const redirect = await viewer(c);
-    if (redirect) return redirect;
+    const p = await viewer(c);
+    if (p instanceof Response) return p;
     const id = c.req.param("id");
     const row = /^\d{1,15}$/.test(id) ? scheduler.store.getJob(Number(id)) : undefined;
-    if (!row) {
+    // Someone else's job is as good as missing.
+    if (!row || !canRead(p, row.owner)) {
       return page(c, 404, renderPage(NotFoundPage, { ctx: context(), message: `No job ${id}.` }));
     }
     const detail = { job: jobView(row, scheduler, true), log: logPage(scheduler, row.id, {}) };
@@ -211,17 +223,20 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
   });
 
   app.get("/ui/data/jobs", async (c) => {
-    await requireViewer(c);
+    const owner = ownerScope(await requireViewer(c));
     const url = new URL(c.req.url);
     const filter = resolveAgentFilter(scheduler, parseJobFilter(url.searchParams));
     const limit = Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE));
-    return c.json(listJobPage(scheduler, filter, url.searchParams.get("cursor"), limit));
+    return c.json(listJobPage(scheduler, filter, url.searchParams.get("cursor"), limit, owner));
   });
 
   app.get("/ui/data/jobs/:id/log", async (c) => {
-    await requireViewer(c);
+    const p = await requireViewer(c);
     const id = c.req.param("id");
     if (!/^\d{1,15}$/.test(id)) throw new HttpError(400, "invalid", `"${id}" is not a job id`);
+    if (!canRead(p, ownerOf(Number(id)) ?? null)) {
+      throw new HttpError(404, "not_found", `No job ${id}`);
+    }
     const at = (name: string) => {
       const v = c.req.query(name);
       if (v === undefined) return undefined;
@@ -233,7 +248,8 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     return c.json(logPage(scheduler, Number(id), { before: at("before"), from: at("from") }));
   });
 
-  app.all(`${GATEWAY_PREFIX}/*`, (c) => forwardToApi(c, app.fetch));
+  // The API sees the browser's address (for failure limits and the audit log).
+  app.all(`${GATEWAY_PREFIX}/*`, (c) => forwardToApi(c, (req) => app.fetch(req, c.env)));
 
   app.get("/ws/ui", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
@@ -242,16 +258,30 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     if (!sameOrigin(c)) {
       throw new HttpError(403, "forbidden", "Cross-origin event streams are not allowed");
     }
-    await requireViewer(c);
+    const p = await requireViewer(c);
+    const free = access.uiSockets.open(p.name);
+    if (!free) {
+      throw new TooManyRequests(
+        `${p.name} has ${access.limits.maxUiSocketsPerPrincipal} open event streams already`,
+        10,
+      );
+    }
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
-    hub.accept(socket, parseTopics(c.req.query("topics")));
+    const ended = new AbortController();
+    ended.signal.addEventListener("abort", free, { once: true });
+    // Revoking the token (or disabling its user) closes the stream at once.
+    auth.watch(p, (why) => socket.close(4401, why), ended.signal);
+    hub.accept(socket, parseTopics(c.req.query("topics")), {
+      owner: ownerScope(p),
+      onClose: () => ended.abort(),
+    });
     return response;
   });
 
-  /** Queues of recent jobs, for the forms' suggestions. */
-  function recentQueues(): string[] {
+  /** Queues of recent jobs (of `owner`, if given), for the forms' suggestions. */
+  function recentQueues(owner: string | undefined): string[] {
     const queues = new Set(["default"]);
-    for (const row of scheduler.store.listJobs({ limit: 500 })) queues.add(row.queue);
+    for (const row of scheduler.store.listJobs({ owner, limit: 500 })) queues.add(row.queue);
     return [...queues].sort();
   }
 }

@@ -7,7 +7,8 @@
 
 import type { Context } from "hono";
 import { getCookie } from "hono/cookie";
-import type { Authenticator, Principal } from "./auth.ts";
+import { type Access, sourceAddress } from "./access.ts";
+import type { Principal } from "./auth.ts";
 
 /** Name of the cookie that holds the API token. */
 export const SESSION_COOKIE = "jobdist_token";
@@ -15,13 +16,22 @@ export const SESSION_COOKIE = "jobdist_token";
 /** How long a login lasts (the token itself may be revoked sooner). */
 const SESSION_MAX_AGE_S = 7 * 24 * 3600;
 
-/** The caller of a dashboard request: the cookie's token (or the bearer header), if valid. */
-export async function uiPrincipal(auth: Authenticator, c: Context): Promise<Principal | null> {
-  if (!auth.required) return await auth.authenticate(null);
+/**
+ * The caller of a dashboard request: the cookie's token (or the bearer header), if valid and a
+ * person's (admin, user or viewer). A bad token counts as a failed authentication.
+ */
+export async function uiPrincipal(access: Access, c: Context): Promise<Principal | null> {
+  if (!access.auth.required) return await access.auth.authenticate(null);
   const header = c.req.header("authorization")?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
   const token = header ?? getCookie(c, SESSION_COOKIE) ?? null;
-  const principal = await auth.authenticate(token);
-  return principal?.role === "admin" ? principal : null;
+  if (!token) return null;
+  const principal = await access.identify(token, sourceAddress(c));
+  return isPerson(principal) ? principal : null;
+}
+
+/** Whether `p` is a person (admin, user or viewer): agent and join tokens never log in. */
+export function isPerson(p: Principal | null): p is Principal {
+  return p?.role === "admin" || p?.role === "user" || p?.role === "viewer";
 }
 
 /** The token of the session cookie, if any. */
@@ -53,10 +63,14 @@ export function isSecure(c: Context): boolean {
 }
 
 /**
- * Whether the request's `Origin` (when a browser sent one) is this server. Browsers send it on
- * every WebSocket handshake and cross-site POST, so another site cannot use a logged-in tab.
+ * Whether the request comes from this server's own pages (CSRF protection of the cookie
+ * session): a browser's `Sec-Fetch-Site` must be `same-origin` (or `none`: typed by the user),
+ * and its `Origin` (sent on every WebSocket handshake and cross-site POST) must be this server.
+ * Requests with neither header do not come from a browser page and pass.
  */
 export function sameOrigin(c: Context): boolean {
+  const site = c.req.header("sec-fetch-site");
+  if (site !== undefined && site !== "same-origin" && site !== "none") return false;
   const origin = c.req.header("origin");
   if (origin === undefined) return true;
   const host = c.req.header("x-forwarded-host") ?? c.req.header("host");

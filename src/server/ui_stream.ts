@@ -4,12 +4,15 @@
  * at most one message per topic every `UI_FLUSH_MS` (the overview every `UI_OVERVIEW_MS`), built
  * once and sent to every subscriber. Nothing here can block the scheduler: pending changes are
  * bounded (past the bound a topic says "overflow"/"gap" and the browser refetches) and a browser
- * whose socket buffers more than {@linkcode MAX_BUFFERED_BYTES} is disconnected.
+ * whose socket buffers more than {@linkcode MAX_BUFFERED_BYTES} is disconnected. A user's
+ * browser only gets their own jobs: job lists, agents' running jobs and recent failures are
+ * filtered per owner, and a topic of someone else's job is dropped.
  * @module
  */
 
 import { isTerminal } from "../protocol/mod.ts";
-import type { UiLogChunk, UiMessage, UiTopic } from "../protocol/ui_wire.ts";
+import type { UiLogChunk, UiMessage, UiOverview, UiTopic } from "../protocol/ui_wire.ts";
+import { scopeAgents } from "./access.ts";
 import { UI_FLUSH_MS, UI_OVERVIEW_MS } from "../protocol/ui_wire.ts";
 import type { ServerEvent } from "./events.ts";
 import type { Scheduler } from "./scheduler.ts";
@@ -32,6 +35,16 @@ export const CLOSE_TOO_SLOW = 4008;
 interface Client {
   socket: WebSocket;
   topics: Set<UiTopic>;
+  /** Only this owner's jobs are shown; undefined: everything. */
+  owner: string | undefined;
+}
+
+/** Options of {@linkcode UiHub.accept}. */
+export interface UiClientOptions {
+  /** Show only this owner's jobs (a `user`); undefined shows everything. */
+  owner?: string;
+  /** Called once the socket closed. */
+  onClose?: () => void;
 }
 
 interface LogBuffer {
@@ -76,10 +89,18 @@ export class UiHub {
   }
 
   /** Serves `socket` (already upgraded) with the given topics until it closes. */
-  accept(socket: WebSocket, topics: UiTopic[]): void {
-    const client: Client = { socket, topics: new Set(topics) };
+  accept(socket: WebSocket, topics: UiTopic[], options: UiClientOptions = {}): void {
+    const { owner } = options;
+    // Someone else's job is not there to watch.
+    const allowed = topics.filter((t) =>
+      owner === undefined || !t.startsWith("job:") || this.#ownerOf(Number(t.slice(4))) === owner
+    );
+    const client: Client = { socket, topics: new Set(allowed), owner };
     socket.onopen = () => this.#join(client);
-    socket.onclose = () => this.#leave(client);
+    socket.onclose = () => {
+      this.#leave(client);
+      options.onClose?.();
+    };
     socket.onerror = () => {};
     // Browsers only listen; anything they send is ignored.
     socket.onmessage = () => {};
@@ -93,9 +114,12 @@ export class UiHub {
       this.#scheduler.events.subscribe((ev) => this.#onEvent(ev), this.#subscription.signal);
     }
     // The first messages are snapshots, so nothing that changed before the socket opened is lost.
-    if (client.topics.has("agents")) this.#send(client, this.#agentsMessage());
+    if (client.topics.has("agents")) {
+      this.#send(client, this.#serialize(this.#agents(client.owner)));
+    }
     if (client.topics.has("overview")) {
-      this.#send(client, this.#serialize({ type: "overview", overview: this.#overview() }));
+      const overview = this.scopeOverview(this.#overview(), client.owner);
+      this.#send(client, this.#serialize({ type: "overview", overview }));
     }
     for (const id of watchedJobs(client)) {
       const msg = this.#jobMessage(id);
@@ -168,16 +192,22 @@ export class UiHub {
     const wants = (t: UiTopic) => [...this.#clients].some((c) => c.topics.has(t));
     if ((this.#dirtyJobs.size || this.#jobsOverflow) && wants("jobs")) {
       const ids = [...this.#dirtyJobs].sort((a, b) => b - a);
-      const jobs = ids.slice(0, MAX_JOBS_PER_MESSAGE).flatMap((id) => {
+      const rows = ids.slice(0, MAX_JOBS_PER_MESSAGE).flatMap((id) => {
         const row = this.#scheduler.store.getJob(id);
-        return row ? [jobView(row, this.#scheduler)] : [];
+        return row ? [{ owner: row.owner, view: jobView(row, this.#scheduler) }] : [];
       });
       const overflow = this.#jobsOverflow || ids.length > MAX_JOBS_PER_MESSAGE;
-      this.#broadcast("jobs", this.#serialize({ type: "jobs", jobs, overflow }));
+      this.#broadcastScoped("jobs", (owner) => ({
+        type: "jobs",
+        jobs: rows.filter((r) => owner === undefined || r.owner === owner).map((r) => r.view),
+        overflow,
+      }));
     }
     this.#dirtyJobs.clear();
     this.#jobsOverflow = false;
-    if (this.#agentsDirty && wants("agents")) this.#broadcast("agents", this.#agentsMessage());
+    if (this.#agentsDirty && wants("agents")) {
+      this.#broadcastScoped("agents", (owner) => this.#agents(owner));
+    }
     this.#agentsDirty = false;
     for (const id of this.#dirtyDetails) {
       const msg = this.#jobMessage(id);
@@ -192,10 +222,11 @@ export class UiHub {
     if (this.#overviewDirty && wants("overview")) {
       const wait = this.#lastOverview + UI_OVERVIEW_MS - this.#now();
       if (wait > 0) return this.#arm(wait);
-      this.#broadcast(
-        "overview",
-        this.#serialize({ type: "overview", overview: this.#overview() }),
-      );
+      const overview = this.#overview();
+      this.#broadcastScoped("overview", (owner) => ({
+        type: "overview",
+        overview: this.scopeOverview(overview, owner),
+      }));
     }
     this.#overviewDirty = false;
   }
@@ -205,8 +236,23 @@ export class UiHub {
     return overviewSnapshot(this.#scheduler, this.#metrics);
   }
 
-  #agentsMessage(): string {
-    return this.#serialize({ type: "agents", agents: agentViews(this.#scheduler) });
+  /**
+   * The overview as `owner` may see it: counts and agents are everyone's (how busy the cluster
+   * is), recent failures only theirs.
+   */
+  scopeOverview(overview: UiOverview, owner: string | undefined): UiOverview {
+    if (owner === undefined) return overview;
+    const failures = overview.recent_failures.filter((j) => this.#ownerOf(j.id) === owner);
+    return { ...overview, recent_failures: failures };
+  }
+
+  #agents(owner: string | undefined): UiMessage {
+    const views = agentViews(this.#scheduler);
+    return { type: "agents", agents: scopeAgents(views, owner, (id) => this.#ownerOf(id)) };
+  }
+
+  #ownerOf(jobId: number): string | null | undefined {
+    return this.#scheduler.store.getJob(jobId)?.owner;
   }
 
   #jobMessage(id: number): string | null {
@@ -220,6 +266,17 @@ export class UiHub {
 
   #broadcast(topic: UiTopic, data: string): void {
     for (const c of this.#clients) if (c.topics.has(topic)) this.#send(c, data);
+  }
+
+  /** Sends each subscriber of `topic` the message for its owner, built once per owner. */
+  #broadcastScoped(topic: UiTopic, build: (owner: string | undefined) => UiMessage): void {
+    const built = new Map<string | undefined, string>();
+    for (const c of this.#clients) {
+      if (!c.topics.has(topic)) continue;
+      let data = built.get(c.owner);
+      if (data === undefined) built.set(c.owner, data = this.#serialize(build(c.owner)));
+      this.#send(c, data);
+    }
   }
 
   #send(client: Client, data: string): void {

@@ -11,6 +11,7 @@ import {
   type ScheduleView,
   type ScheduleViewSchema,
 } from "../../src/protocol/mod.ts";
+import { Access } from "../../src/server/access.ts";
 import { AgentRegistry } from "../../src/server/agent_registry.ts";
 import { type AppDeps, createApp } from "../../src/server/app.ts";
 import { createAuthenticator } from "../../src/server/auth.ts";
@@ -18,9 +19,11 @@ import { EventBus } from "../../src/server/events.ts";
 import { AgentHealth } from "../../src/server/health.ts";
 import { openApiDocument, openApiPath } from "../../src/server/openapi.ts";
 import { Ops } from "../../src/server/ops.ts";
+import { Reporter } from "../../src/server/report_delivery.ts";
 import { Scheduler } from "../../src/server/scheduler.ts";
 import { ScheduleManager } from "../../src/server/schedules.ts";
 import { ScheduleStore } from "../../src/server/schedule_store.ts";
+import { Secrets } from "../../src/server/secrets.ts";
 import { openStore } from "../../src/server/store.ts";
 import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
 
@@ -40,12 +43,16 @@ function fullApp() {
   const agents = new AgentRegistry({ store, events, hooks: health });
   const scheduler = new Scheduler({ store, events, agents });
   const ops = new Ops({ store, scheduler, health, dbPath: ":memory:" });
+  const auth = createAuthenticator({ tokens: [], agentTokens: [] });
   const deps: Required<AppDeps> = {
     scheduler,
-    auth: createAuthenticator({ tokens: [], agentTokens: [] }),
+    auth,
+    access: new Access({ auth }),
     schedules: new ScheduleManager({ scheduler, store: new ScheduleStore(store.db, store) }),
     maxBodyBytes: 1024 * 1024,
     ops,
+    reports: new Reporter({ store, health }),
+    secrets: new Secrets({ db: store.db, store, key: null }),
   };
   const app = createApp(deps);
   return {
