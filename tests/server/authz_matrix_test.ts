@@ -16,9 +16,11 @@ import { EventBus } from "../../src/server/events.ts";
 import { AgentHealth } from "../../src/server/health.ts";
 import { Ops } from "../../src/server/ops.ts";
 import { PrincipalStore } from "../../src/server/principals.ts";
+import { Reporter } from "../../src/server/report_delivery.ts";
 import { Scheduler } from "../../src/server/scheduler.ts";
 import { ScheduleManager } from "../../src/server/schedules.ts";
 import { ScheduleStore } from "../../src/server/schedule_store.ts";
+import { Secrets } from "../../src/server/secrets.ts";
 import { openStore } from "../../src/server/store.ts";
 
 type Who = "anonymous" | "viewer" | "owner" | "other" | "admin" | "agent";
@@ -39,7 +41,9 @@ function rig() {
   const audit = new AuditLog({ db: store.db, jobs: store });
   const auth = createAuthenticator({ tokens: [], agentTokens: ["shared-agent-token"], principals });
   const access = new Access({ auth, audit });
-  const app = createApp({ scheduler, auth, access, schedules, ops });
+  const reports = new Reporter({ store, health });
+  const secrets = new Secrets({ db: store.db, store, key: null });
+  const app = createApp({ scheduler, auth, access, schedules, ops, reports, secrets });
   const tokenOf = (name: string, role: "admin" | "user" | "viewer") => {
     const user = principals.createUser(name, role, null);
     return principals.issue({ kind: "user", userId: user.id, createdBy: null }).token;
@@ -254,6 +258,33 @@ const ROWS: Row[] = [
     name: "POST /admin/housekeeping",
     call: (r, w) => r.call(w, "POST", "/api/v1/admin/housekeeping"),
     expect: ADMIN_ONLY(200),
+  },
+  { name: "GET /queues", call: (r, w) => r.call(w, "GET", "/api/v1/queues"), expect: READ_ALL },
+  {
+    name: "PUT /queues/:name",
+    call: (r, w) => r.call(w, "PUT", "/api/v1/queues/default", { concurrency: 2 }),
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "GET /report",
+    call: (r, w) => r.call(w, "GET", "/api/v1/report"),
+    expect: ADMIN_ONLY(200),
+  },
+  {
+    name: "POST /report:send",
+    call: (r, w) => r.call(w, "POST", "/api/v1/report:send"),
+    expect: ADMIN_ONLY(409),
+  },
+  { name: "GET /secrets", call: (r, w) => r.call(w, "GET", "/api/v1/secrets"), expect: READ_ALL },
+  {
+    name: "POST /secrets",
+    call: (r, w) => r.call(w, "POST", "/api/v1/secrets", { name: "db", value: "s3cret-value" }),
+    expect: ADMIN_ONLY(409),
+  },
+  {
+    name: "DELETE /secrets/:name",
+    call: (r, w) => r.call(w, "DELETE", "/api/v1/secrets/db"),
+    expect: ADMIN_ONLY(404),
   },
   {
     name: "GET /metrics",
