@@ -105,12 +105,23 @@ function connectOnce(
         }
       }
     };
-    socket.onerror = () => {};
+    let failure = "";
+    socket.onerror = (ev) => {
+      failure = ev instanceof ErrorEvent ? ev.message : "";
+    };
     socket.onclose = (ev) => {
       signal.removeEventListener("abort", onAbort);
       if (opened) handlers.onClose(ev.code, ev.reason);
+      // A server whose certificate does not verify is not the server: never send it the token.
+      if (!opened && /certificate/i.test(failure)) {
+        fatal ??= `Cannot verify the TLS certificate of ${url} (${
+          failure.replace(/^.*?: (?=invalid peer certificate)/, "")
+        }): give --ca FILE with the certificate of the CA that signed it`;
+      }
       resolve({
-        error: opened ? `connection closed (${ev.code} ${ev.reason})` : "cannot connect",
+        error: opened
+          ? `connection closed (${ev.code} ${ev.reason})`
+          : `cannot connect${failure ? ` (${failure})` : ""}`,
         fatal,
       });
     };

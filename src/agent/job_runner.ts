@@ -6,6 +6,8 @@
  */
 
 import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
+import type { JobPolicy, RunAs } from "./isolation.ts";
+import { Masker } from "./mask.ts";
 import { JobProcess } from "./process.ts";
 import { type RuntimeTable, whichSync } from "./runtimes.ts";
 
@@ -31,6 +33,10 @@ export interface JobRunnerOptions {
   workRoot?: string;
   /** Path of `setsid(1)`, see `process.ts` (default: spawn detached). */
   setsid?: string | null;
+  /** Run the job as this user (its directory and script are handed to it). */
+  runAs?: RunAs;
+  /** Which jobs the agent accepts; a refused one fails without starting a process. */
+  policy?: JobPolicy;
 }
 
 /** Largest piece of output handed to `onOutput` at once (characters). */
@@ -73,9 +79,12 @@ export class JobRunner {
     const a = this.assignment;
     let dir: string | null = null;
     try {
+      const refused = this.#options.policy?.refusal(a.spec);
+      if (refused) return this.#result(null, null, started, `refused by the agent: ${refused}`);
       // Sync file system calls here: each async one is a thread-pool round trip on the path
       // from assignment to a running process, and these take microseconds.
       dir = Deno.makeTempDirSync({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
+      this.#handOver(dir);
       const argv = this.#argv(dir);
       if (this.#stopReason) return this.#result(null, null, started, null);
       const env = this.#env();
@@ -90,6 +99,8 @@ export class JobRunner {
           env,
           marker: this.#options.marker,
           setsid: this.#options.setsid,
+          uid: this.#options.runAs?.uid,
+          gid: this.#options.runAs?.gid,
         });
       } catch (e) {
         const why = e instanceof Deno.errors.NotFound
@@ -160,14 +171,31 @@ export class JobRunner {
     if (!runtime) throw new Error(`this agent has no runtime ${script.runtime}`);
     const file = `${dir}/${runtime.fileName}`;
     Deno.writeTextFileSync(file, script.source, { mode: 0o600 });
+    this.#handOver(file);
     return runtime.argv.map((arg) => arg.replaceAll("{file}", file).replaceAll("{dir}", dir));
+  }
+
+  /** Gives a path the attempt made to the `--run-as` user. */
+  #handOver(path: string): void {
+    const runAs = this.#options.runAs;
+    if (runAs) Deno.chownSync(path, runAs.uid, runAs.gid);
   }
 
   #env(): Record<string, string> {
     const a = this.assignment;
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(a.spec.env ?? {})) {
+      if (typeof value === "string") {
+        env[name] = value;
+      } else if (a.secrets?.[name] !== undefined) {
+        env[name] = a.secrets[name];
+      } else {
+        throw new Error(`the server sent no value for secret ${value.secret} (${name})`);
+      }
+    }
     return {
       ...this.#options.baseEnv,
-      ...(a.spec.env ?? {}),
+      ...env,
       JOBDIST_JOB_ID: String(a.job_id),
       JOBDIST_ATTEMPT: String(a.attempt),
       JOBDIST_ATTEMPT_ID: a.attempt_id,
@@ -179,6 +207,8 @@ export class JobRunner {
   async #pump(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
     const decoder = new TextDecoder("utf-8", { fatal: false });
     const lines = new LineCap(this.assignment.spec.max_line_bytes ?? DEFAULT_MAX_LINE);
+    const secrets = Object.values(this.assignment.secrets ?? {});
+    const mask = secrets.length ? new Masker(secrets) : null;
     const reader = stream.getReader();
     try {
       for (;;) {
@@ -192,12 +222,13 @@ export class JobRunner {
         const parts = lines.feed(value);
         // One read becomes one piece of output, however many lines it holds.
         if (parts.length) {
-          await this.#emit(name, decoder, parts.length === 1 ? parts[0] : concat(parts));
+          await this.#emit(name, decoder, mask, parts.length === 1 ? parts[0] : concat(parts));
         }
       }
-      for (const part of lines.end()) await this.#emit(name, decoder, part);
+      for (const part of lines.end()) await this.#emit(name, decoder, mask, part);
       const tail = decoder.decode();
-      if (tail) await this.#callbacks.onOutput(name, tail);
+      const rest = mask ? mask.feed(tail) + mask.end() : tail;
+      if (rest) await this.#pass(name, rest);
     } catch {
       // The pipe broke (process killed); what was read is kept.
     } finally {
@@ -205,8 +236,16 @@ export class JobRunner {
     }
   }
 
-  /** Counts `value` against the job's output cap and hands the kept part on as text. */
-  async #emit(name: "stdout" | "stderr", decoder: TextDecoder, value: Uint8Array) {
+  /**
+   * Counts `value` against the job's output cap and hands the kept part on as text, with the
+   * job's secrets masked (a secret cut off at the end of `value` is held for the next call).
+   */
+  async #emit(
+    name: "stdout" | "stderr",
+    decoder: TextDecoder,
+    mask: Masker | null,
+    value: Uint8Array,
+  ) {
     const cap = this.assignment.max_output_bytes;
     if (this.#outputBytes >= cap) {
       this.#truncated += value.byteLength;
@@ -221,6 +260,11 @@ export class JobRunner {
     }
     this.#outputBytes += bytes.byteLength;
     const text = decoder.decode(bytes, { stream: true });
+    await this.#pass(name, mask ? mask.feed(text) : text);
+  }
+
+  /** Hands `text` to `onOutput` in pieces of at most {@linkcode MAX_PIECE} characters. */
+  async #pass(name: "stdout" | "stderr", text: string) {
     for (let i = 0; i < text.length;) {
       let end = Math.min(text.length, i + MAX_PIECE);
       // Never split a surrogate pair between two pieces.

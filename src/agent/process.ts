@@ -18,6 +18,9 @@ export interface SpawnOptions {
    * times cheaper than `detached: true`, whose spawn path forks. `null`: use `detached`.
    */
   setsid?: string | null;
+  /** Run as this user and group (`--run-as`; the agent must be root). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Finds the `setsid` program (Linux), or `null`. */
@@ -73,6 +76,8 @@ export class JobProcess {
       cwd: options.cwd,
       env: { ...options.env, [MARKER_ENV]: options.marker },
       clearEnv: true,
+      uid: options.uid,
+      gid: options.gid,
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -22,6 +22,7 @@ import {
 import { statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";
+import { jobBaseEnv, type JobPolicy, type RunAs } from "./isolation.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
 import { type LogFrame, MemoryBudget, RetainedOutput } from "./retained.ts";
 import { findSetsid, killMarked } from "./process.ts";
@@ -43,6 +44,10 @@ export interface WorkerOptions {
   maxJobs?: number;
   /** Memory for unacknowledged output before it spills to disk (default 64 MiB). */
   outputMemoryBytes?: number;
+  /** Run jobs as this user (`--run-as`). */
+  runAs?: RunAs;
+  /** Which jobs the agent accepts (`--allow-runtime`, `--deny-shell`). */
+  policy?: JobPolicy;
 }
 
 interface Held {
@@ -84,9 +89,10 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#budget = new MemoryBudget(options.outputMemoryBytes ?? RETAINED_MEMORY_BYTES);
-    this.#baseEnv = Object.fromEntries(
-      Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("JOBDIST_")),
-    );
+    this.#baseEnv = jobBaseEnv(Deno.env.toObject(), {
+      runAs: options.runAs,
+      token: options.token,
+    });
   }
 
   /** Number of attempts held (running or awaiting acknowledgement). */
@@ -222,6 +228,8 @@ export class Worker {
       marker: `${this.#o.id}/${Deno.pid}/${a.attempt_id}`,
       workRoot: this.#o.workRoot,
       setsid: this.#setsid,
+      runAs: this.#o.runAs,
+      policy: this.#o.policy,
     }, {
       onStart: (pid) => this.#send({ type: "started", attempt_id: a.attempt_id, pid }),
       onOutput: (stream, data) => this.#output(a.attempt_id, held, stream, data),

@@ -6,7 +6,8 @@
  */
 
 import type { AgentUptimeView } from "../protocol/mod.ts";
-import { Client } from "./client.ts";
+import type { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, parsePairs, UsageError } from "./flags.ts";
 import { ago, table } from "./format.ts";
 
@@ -29,7 +30,7 @@ export const agents: Command = {
     { name: "reset", type: "boolean", help: "with label: go back to the agent's own labels" },
   ],
   async run(args) {
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const [action, target, ...rest] = args.positionals;
     if (action === undefined) return await list(client, args.bool("json"));
     const usage = () => new UsageError(`Expected one of:\n  ${USAGE.join("\n  ")}`);

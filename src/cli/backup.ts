@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
 
 /** `jobdist backup`. */
@@ -21,7 +21,7 @@ export const backup: Command = {
     const out = args.str("out");
     if (!out) throw new UsageError("Give the file to write with --out FILE");
     if (args.positionals.length) throw new UsageError("backup takes no arguments");
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const body = await client.backup();
     const tmp = `${out}.partial`;
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });

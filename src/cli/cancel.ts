@@ -3,7 +3,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
 
 /** `jobdist cancel`. */
@@ -14,7 +14,7 @@ export const cancel: Command = {
   flags: [...CLIENT_FLAGS],
   async run(args) {
     if (args.positionals.length === 0) throw new UsageError("Give at least one job id");
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     let code = 0;
     for (const id of args.positionals) {
       try {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, intFlag } from "./flags.ts";
 import { ago, clip, table } from "./format.ts";
 import type { JobView } from "../protocol/mod.ts";
@@ -35,7 +35,7 @@ export const jobs: Command = {
     { name: "json", type: "boolean", help: "print JSON" },
   ],
   async run(args) {
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const list = await client.listJobs({
       state: args.str("state"),
       queue: args.str("queue"),

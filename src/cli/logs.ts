@@ -3,7 +3,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
 
 /** `jobdist logs`. */
@@ -23,7 +23,7 @@ export const logs: Command = {
     if (stream !== undefined && stream !== "stdout" && stream !== "stderr") {
       throw new UsageError(`Invalid --stream "${stream}": expected stdout or stderr`);
     }
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const body = await client.logs(id, { follow: args.bool("follow"), stream, signal });
     try {
       for await (const chunk of body) {

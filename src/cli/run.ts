@@ -5,7 +5,7 @@
  */
 
 import type { JobView } from "../protocol/mod.ts";
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command } from "./flags.ts";
 import { SPEC_FLAGS, specFromArgs } from "./spec_flags.ts";
 
@@ -31,7 +31,7 @@ export const run: Command = {
   summary: "Submit a job, stream its output live, and exit with its exit code.",
   flags: [...CLIENT_FLAGS, ...SPEC_FLAGS],
   async run(args, signal) {
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const job = await client.submit(await specFromArgs(args));
     const onAbort = () => client.cancel(job.id).catch(() => {});
     signal.addEventListener("abort", onAbort, { once: true });

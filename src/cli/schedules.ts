@@ -5,7 +5,7 @@
  */
 
 import type { ScheduleSpecInput } from "../protocol/mod.ts";
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, intFlag, type ParsedArgs, UsageError } from "./flags.ts";
 import { ago, clip, table } from "./format.ts";
 import { SPEC_FLAGS, specFromArgs } from "./spec_flags.ts";
@@ -52,7 +52,7 @@ export const schedules: Command = {
     ...SPEC_FLAGS.filter((f) => f.name !== "run-at" && f.name !== "idempotency-key"),
   ],
   async run(args) {
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const [action = "list", ref, ...rest] = args.positionals;
     const json = args.bool("json");
     const needRef = () => {

@@ -3,7 +3,7 @@
  * @module
  */
 
-import { Client } from "./client.ts";
+import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command } from "./flags.ts";
 import { SPEC_FLAGS, specFromArgs } from "./spec_flags.ts";
 
@@ -19,7 +19,7 @@ export const submit: Command = {
     help: "print the job as JSON",
   }],
   async run(args) {
-    const client = new Client({ server: args.str("server")!, token: args.str("token") });
+    const client = clientFromArgs(args);
     const job = await client.submit(await specFromArgs(args));
     console.log(args.bool("json") ? JSON.stringify(job, null, 2) : String(job.id));
     return 0;

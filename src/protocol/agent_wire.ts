@@ -155,6 +155,11 @@ export const Assignment = z.strictObject({
   timeout_ms: z.number().int().positive().nullable(),
   kill_grace_ms: z.number().int().nonnegative(),
   max_output_bytes: z.number().int().nonnegative(),
+  /**
+   * Values of the spec's secret references (`env: {DB_PASS: {secret: "db"}}`) by environment
+   * name, resolved by the server at assignment; the agent masks them in the job's output.
+   */
+  secrets: z.record(z.string().max(200), z.string().max(64 * 1024)).optional(),
 });
 /** Everything an agent needs to run one attempt. */
 export type Assignment = z.infer<typeof Assignment>;

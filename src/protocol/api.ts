@@ -37,6 +37,7 @@ import {
 } from "./http.ts";
 import { Backoff, JobSpec, Requires, Script } from "./job.ts";
 import { ScheduleSpec } from "./schedule.ts";
+import { SecretInput, SecretList, SecretRef, SecretView } from "./secret.ts";
 
 /** An HTTP method the API uses. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -54,7 +55,7 @@ export interface Route {
   /** More detail, when the summary is not enough. */
   description?: string;
   /** The group it belongs to (an OpenAPI tag). */
-  tag: "jobs" | "agents" | "schedules" | "admin" | "meta";
+  tag: "jobs" | "agents" | "schedules" | "secrets" | "admin" | "meta";
   /** Path parameters: one string property per `:name` in `path`. */
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -320,6 +321,43 @@ export const API = {
     status: 200,
     response: NextFireTimes,
   },
+  setSecret: {
+    method: "POST",
+    path: "/api/v1/secrets",
+    summary: "Store or replace a secret (admins)",
+    description: "201 for a new secret, 200 for a replaced one. The value is never returned.",
+    tag: "secrets",
+    body: SecretInput,
+    status: 201,
+    response: SecretView,
+    errors: [409],
+  },
+  listSecrets: {
+    method: "GET",
+    path: "/api/v1/secrets",
+    summary: "The namespace's secrets: names and timestamps, never values",
+    tag: "secrets",
+    status: 200,
+    response: SecretList,
+  },
+  getSecret: {
+    method: "GET",
+    path: "/api/v1/secrets/:name",
+    summary: "A secret's name and timestamps",
+    tag: "secrets",
+    params: SecretRef,
+    status: 200,
+    response: SecretView,
+  },
+  deleteSecret: {
+    method: "DELETE",
+    path: "/api/v1/secrets/:name",
+    summary: "Delete a secret (admins); jobs that refer to it fail from then on",
+    tag: "secrets",
+    params: SecretRef,
+    status: 200,
+    response: SecretView,
+  },
   getOpenApi: {
     method: "GET",
     path: "/api/v1/openapi.json",
@@ -366,6 +404,9 @@ export const API_SCHEMAS: Record<string, z.ZodType> = {
   FireView: FireViewSchema,
   ScheduleList: ScheduleListSchema,
   NextFireTimes,
+  SecretInput,
+  SecretView,
+  SecretList,
 };
 
 type Field<K extends OperationId, F extends string> = (typeof API)[K] extends

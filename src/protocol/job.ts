@@ -18,6 +18,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseWith } from "./errors.ts";
+import { SecretName } from "./secret.ts";
 
 /** Every state a job can be in; the same strings are stored in SQLite. */
 export const JOB_STATES = [
@@ -91,6 +92,14 @@ const PositiveDuration = Duration.refine((s) => (parseDuration(s) ?? 0) > 0, {
 
 const Name = z.string().min(1).max(200);
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment name");
+
+/**
+ * An environment value: a literal, or `{secret: NAME}`, a secret of the job's namespace that the
+ * server resolves only when it hands the job to an agent (the spec keeps the reference).
+ */
+export const EnvValue = z.union([z.string().max(100_000), z.strictObject({ secret: SecretName })]);
+/** An environment value: a literal or a secret reference. */
+export type EnvValue = z.infer<typeof EnvValue>;
 const LabelKey = z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, "expected a label key");
 
 /** Runtimes the agent knows out of the box; operators may declare more (`--runtime`). */
@@ -130,7 +139,7 @@ export const JobSpec = z.strictObject({
   shell: z.string().min(1).max(1_000_000).optional(),
   script: Script.optional(),
   name: Name.optional(),
-  env: z.record(EnvName, z.string().max(100_000)).optional(),
+  env: z.record(EnvName, EnvValue).optional(),
   cwd: z.string().min(1).max(4096).optional(),
   queue: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected a queue name").default("default"),
   priority: z.number().int().min(-1000).max(1000).default(0),

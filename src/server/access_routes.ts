@@ -156,7 +156,10 @@ export function mountAccess(
     } else {
       const name = body.user ?? p.name;
       const user = principals.user(name);
-      if (!user) throw new HttpError(404, "not_found", `No user ${name}`);
+      if (!user) {
+        const hint = body.user === undefined ? " (you use a configured token: name a user)" : "";
+        throw new HttpError(404, "not_found", `No user ${name}${hint}`);
+      }
       view = await issueUserToken(c, p, user, body);
     }
     await scheduler.store.durable();

@@ -32,6 +32,7 @@ const TAGS: Record<Route["tag"], string> = {
   jobs: "Submit, list, follow and cancel jobs",
   agents: "The agents, their health and their management",
   schedules: "Cron schedules",
+  secrets: "Secrets that jobs get as environment variables by reference",
   admin: "Backups and housekeeping",
   meta: "This description",
 };

@@ -67,6 +67,12 @@ export interface SchedulerOptions {
   /** Kill grace when a job sets none (default 10 s). */
   killGraceMs?: number;
   random?: () => number;
+  /**
+   * Resolves a spec's secret references (`env: {X: {secret: "name"}}`) when the job is assigned:
+   * the values by environment name, sent only in the assign frame. Throws if one is missing,
+   * and the attempt fails with that message instead of running without it.
+   */
+  resolveSecrets?: (spec: JobSpec) => Record<string, string>;
 }
 
 /** Options of {@linkcode Scheduler.submitMany}. */
@@ -94,6 +100,7 @@ export class Scheduler {
   readonly #now: () => number;
   readonly #killGraceMs: number;
   readonly #random: () => number;
+  readonly #resolveSecrets: ((spec: JobSpec) => Record<string, string>) | undefined;
   #kickQueued = false;
   #reasons: Map<Needs, string> | null = null;
   #acks: Array<{ tx: number; agentId: string; msg: ServerMessage }> = [];
@@ -108,6 +115,7 @@ export class Scheduler {
     this.#now = options.now ?? Date.now;
     this.#killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
     this.#random = options.random ?? Math.random;
+    this.#resolveSecrets = options.resolveSecrets;
     this.timers = new TimerQueue({ now: this.#now });
   }
 
@@ -302,6 +310,20 @@ export class Scheduler {
     this.#output.set(jobId, row.output_bytes);
     this.agents.takeSlot(agent, attemptId);
     this.timers.delete(`qt:${jobId}`);
+    let secrets: Record<string, string> | undefined;
+    try {
+      secrets = this.#resolveSecrets?.(spec);
+    } catch (e) {
+      // Never run a job without its secrets: the attempt fails before it reaches the agent.
+      return this.#finish(this.#active.get(attemptId)!, {
+        exit_code: null,
+        signal: null,
+        duration_ms: 0,
+        killed_by: null,
+        error: `cannot start: ${e instanceof Error ? e.message : e}`,
+        truncated_bytes: 0,
+      });
+    }
     // Sent before the lease commits: if the server dies first, the job is still queued on
     // disk and the agent's unknown attempt is killed when it reconnects.
     this.agents.send(agent.id, {
@@ -314,6 +336,7 @@ export class Scheduler {
       kill_grace_ms: spec.kill_grace ? parseDuration(spec.kill_grace)! : this.#killGraceMs,
       // The cap is per job: a retry gets what earlier attempts left of it.
       max_output_bytes: Math.max(0, maxOutput - row.output_bytes),
+      ...(secrets && Object.keys(secrets).length ? { secrets } : {}),
     });
     this.#emitJob(jobId, "assigned", row.queue, agent.id);
   }

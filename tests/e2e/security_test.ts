@@ -13,7 +13,7 @@ import { runAgent } from "../../src/agent/mod.ts";
 import { Client } from "../../src/cli/client.ts";
 import { PROTOCOL_VERSION } from "../../src/protocol/mod.ts";
 import { startServer } from "../../src/server/mod.ts";
-import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import { MAIN, startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
 
 const ADMIN = "configured-admin-token-0123456789";
 
@@ -515,5 +515,36 @@ Deno.test("first start beyond loopback prints an admin token once; --admin-token
     await running.finished;
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("jobdist users and tokens: create prints a token once, lists never show secrets", async () => {
+  const { server } = await secureServer();
+  const cli = async (args: string[], token = ADMIN) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      env: { JOBDIST_SERVER: server.url, JOBDIST_TOKEN: token },
+      stdin: "null",
+    }).output();
+    const text = (b: Uint8Array) => new TextDecoder().decode(b);
+    return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
+  };
+  try {
+    const created = await cli(["users", "create", "alice", "--role", "viewer"]);
+    assert.equal(created.code, 0, created.stderr);
+    const token = created.stdout.trim();
+    assert.match(token, /^jd_u_[A-Za-z0-9_-]{43}$/);
+    const list = await cli(["tokens", "list"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /alice +first token +active/);
+    assert.ok(!list.stdout.includes(token.slice(12)), "the secret is never listed");
+    const denied = await cli(["users", "list"], token);
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /Only admins may do this; you are viewer alice/);
+    const bad = await cli(["tokens", "revoke", "abc"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /"abc" is not a token id/);
+  } finally {
+    await server.stop();
   }
 });
