@@ -5,12 +5,12 @@
  * @module
  */
 
+import { UserRole } from "../protocol/access.ts";
 import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
 import { ago, table } from "./format.ts";
 
 const USAGE = "jobdist users [list] | create NAME [--role admin|user|viewer] | disable|enable NAME";
-const ROLES = ["admin", "user", "viewer"] as const;
 
 /** `jobdist users`. */
 export const users: Command = {
@@ -59,13 +59,15 @@ export const users: Command = {
         return 0;
       }
       case "create": {
-        const role = args.str("role") ?? "user";
-        if (!(ROLES as readonly string[]).includes(role)) {
-          throw new UsageError(`Invalid --role "${role}": expected admin, user or viewer`);
+        const role = UserRole.safeParse(args.str("role") ?? "user");
+        if (!role.success) {
+          throw new UsageError(
+            `Invalid --role "${args.str("role")}": expected admin, user or viewer`,
+          );
         }
         const created = await client.createUser({
           name: needName(),
-          role: role as typeof ROLES[number],
+          role: role.data,
           token: !args.bool("no-token"),
           expires_in: args.str("expires"),
         });

@@ -7,13 +7,16 @@
 import { z } from "zod";
 import { Duration } from "./job.ts";
 
+/** A user's name: letters, digits, `_ . -`, starting with a letter, at most 64 characters. */
+export const USER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
 /** Roles of users: `admin` everything, `user` their own objects, `viewer` read only. */
 export const UserRole = z.enum(["admin", "user", "viewer"]);
 
 /** `POST /api/v1/users`. */
 export const CreateUserBody = z.strictObject({
   name: z.string().regex(
-    /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/,
+    USER_NAME,
     "expected 1 to 64 letters, digits, _ . -, starting with a letter",
   ),
   role: UserRole.default("user"),

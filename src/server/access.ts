@@ -145,7 +145,7 @@ export function requireWrite(p: Principal): void {
 }
 
 /** `viewer alice`, `agent build-1`: for error messages. */
-export function describe(p: Principal): string {
+function describe(p: Principal): string {
   return `${p.role} ${p.name}`;
 }
 

@@ -9,15 +9,13 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { DatabaseSync } from "node:sqlite";
+import { USER_NAME } from "../protocol/access.ts";
 import { TERMINAL_STATES } from "../protocol/mod.ts";
 import { Statements } from "./sql.ts";
 import type { JobStore } from "./store.ts";
 
 /** What a user may do: `admin` everything, `user` their own objects, `viewer` read only. */
 export type Role = "admin" | "user" | "viewer";
-
-/** Every role, in order of power. */
-export const ROLES: readonly Role[] = ["admin", "user", "viewer"];
 
 /** What a token stands for. */
 export type TokenKind = "user" | "agent" | "join";
@@ -73,9 +71,6 @@ export interface NewToken {
   expiresAt?: number | null;
   createdBy: string | null;
 }
-
-/** Letters, digits, `_ . -`, starting with a letter, at most 64 characters. */
-export const USER_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /** Names that configured and anonymous callers use, so no user can be mistaken for them. */
 const RESERVED_NAMES = new Set(["anonymous", "agent"]);
