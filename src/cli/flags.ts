@@ -98,8 +98,9 @@ export const CLIENT_FLAGS: Flag[] = [
 
 /**
  * Parses `argv` for `cmd`, filling unset flags from `env`, then from the configuration file
- * (when `cmd` takes one), then from defaults. A file that does not parse or names unknown keys,
- * or values of the wrong type, throw one {@linkcode UsageError} that lists every mistake.
+ * (when `cmd` takes one), then from defaults. A file that does not parse, names unknown keys or
+ * holds values a flag cannot take throws one {@linkcode UsageError} listing every mistake; so
+ * does a value outside a choice flag's choices, from any source.
  */
 export function parseFlags(
   cmd: Command,
@@ -167,9 +168,8 @@ export function parseFlags(
       const v = values[name];
       if (v !== undefined) return "flag";
       const e = fromEnv(f);
-      if (e !== undefined && (f?.type !== "string" || !f.multiple || e !== "")) {
-        return `env ${f!.env}`;
-      }
+      // As list() reads it, an empty variable sets no list.
+      if (e !== undefined && (e !== "" || !f?.multiple)) return `env ${f!.env}`;
       const file = fromFile(name);
       if (file) return `file ${configFile!.path} [${file.table}]`;
       return f?.default !== undefined ? "default" : "unset";
