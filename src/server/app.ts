@@ -34,6 +34,7 @@ import { securityHeaders } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { followLog, readLog } from "./logs.ts";
 import { PrincipalError } from "./principals.ts";
+import type { JobRow } from "./store.ts";
 import { TooManyRequests } from "./rate_limit.ts";
 import type { Ops } from "./ops.ts";
 import { mountOpenApi } from "./openapi.ts";
@@ -145,7 +146,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const spec = parseSpecBody(await readJson(c.req.raw), c.req.header("idempotency-key"));
     const p = c.get("principal");
     access.chargeSubmissions(p, 1, () => unfinished(p));
+    checkDeps(p, [spec]);
     const row = await scheduler.submit(spec, p.name);
+    ownSubmissions(p, [row]);
     auditSubmit(c, [row.id]);
     return c.json(jobView(row, scheduler), 201);
   });
@@ -164,7 +167,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const specs = list.map((s, i) => parseWith(JobSpecSchema, s, `jobs.${i}`));
     const p = c.get("principal");
     access.chargeSubmissions(p, specs.length, () => unfinished(p));
+    checkDeps(p, specs);
     const rows = await scheduler.submitMany(specs, p.name);
+    ownSubmissions(p, rows);
     auditSubmit(c, rows.map((r) => r.id));
     return c.json({ jobs: rows.map((r) => jobView(r, scheduler)) }, 201);
   });
@@ -270,6 +275,33 @@ export function createApp(deps: AppDeps): Hono<Env> {
       throw new HttpError(403, "forbidden", `Cannot change job ${id}: it belongs to ${row.owner}`);
     }
     return row;
+  }
+
+  /** A user's job may run only after jobs they can see (else it would probe other people's). */
+  function checkDeps(p: Principal, specs: JobSpec[]): void {
+    specs.forEach((spec, i) =>
+      spec.after?.forEach((dep, j) => {
+        if (!canRead(p, ownerOf(dep) ?? null)) {
+          const field = `${specs.length > 1 ? `jobs.${i}.` : ""}after.${j}`;
+          throw new HttpError(400, "invalid", `${field}: no job ${dep}`, field);
+        }
+      })
+    );
+  }
+
+  /**
+   * An idempotency key someone else used answers with their job: refuse it instead of showing
+   * it (the submission created nothing).
+   */
+  function ownSubmissions(p: Principal, rows: JobRow[]): void {
+    const foreign = rows.find((r) => !canRead(p, r.owner));
+    if (foreign) {
+      throw new HttpError(
+        409,
+        "conflict",
+        `Idempotency key ${foreign.idempotency_key} is already used by another user's job`,
+      );
+    }
   }
 
   function ownerOf(jobId: number): string | null | undefined {

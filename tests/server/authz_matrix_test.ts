@@ -366,3 +366,34 @@ Deno.test("jobs a user submits are theirs: they cancel them, others cannot see t
     r.close();
   }
 });
+
+Deno.test("a user cannot reach another's job through dependencies or idempotency keys", async () => {
+  const r = rig();
+  try {
+    const a = await r.call("owner", "POST", "/api/v1/jobs", {
+      shell: "echo alice-secret",
+      idempotency_key: "nightly-2026-11-23",
+    });
+    const aliceId = JSON.parse(a.text).id;
+    const dep = await r.call("other", "POST", "/api/v1/jobs", {
+      shell: "true",
+      after: [aliceId],
+    });
+    assert.equal(dep.status, 400);
+    assert.equal(JSON.parse(dep.text).error.message, `after.0: no job ${aliceId}`);
+    const reused = await r.call("other", "POST", "/api/v1/jobs", {
+      shell: "echo bob",
+      idempotency_key: "nightly-2026-11-23",
+    });
+    assert.equal(reused.status, 409);
+    assert.ok(!reused.text.includes("alice-secret") && !reused.text.includes(`"id":${aliceId}`));
+    // The owner gets her own job back for the same key, as before.
+    const again = await r.call("owner", "POST", "/api/v1/jobs", {
+      shell: "echo alice-secret",
+      idempotency_key: "nightly-2026-11-23",
+    });
+    assert.equal(JSON.parse(again.text).id, aliceId);
+  } finally {
+    r.close();
+  }
+});
