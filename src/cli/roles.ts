@@ -138,18 +138,12 @@ const SERVER_FLAGS: Flag[] = [
       "file with the key that encrypts secrets at rest: 32 bytes in base64 or hex (or the key itself in JOBDIST_SECRETS_KEY)",
   },
   {
-    name: "webhook-secret",
-    type: "string",
-    env: "JOBDIST_WEBHOOK_SECRET",
-    value: "SECRET",
-    help: "key that signs webhook calls (default: one generated once and kept in the database)",
-  },
-  {
     name: "webhook-secret-file",
     type: "string",
     env: "JOBDIST_WEBHOOK_SECRET_FILE",
     value: "PATH",
-    help: "file holding the key that signs webhook calls",
+    help:
+      "file with the key that signs webhook calls, at least 16 characters (or the key itself in JOBDIST_WEBHOOK_SECRET; default: one generated once and kept in the database)",
   },
   ...REPORT_FLAGS,
 ];
@@ -420,21 +414,12 @@ async function adminToken(args: ParsedArgs): Promise<string | undefined> {
   return token;
 }
 
+/** The webhook signing key: the file of `--webhook-secret-file`, else `JOBDIST_WEBHOOK_SECRET`. */
 async function webhookSecret(args: ParsedArgs): Promise<string | undefined> {
   const file = args.str("webhook-secret-file");
-  let secret = args.str("webhook-secret");
-  if (file !== undefined) {
-    if (secret !== undefined) {
-      throw new UsageError("Give --webhook-secret or --webhook-secret-file, not both");
-    }
-    try {
-      secret = (await Deno.readTextFile(file)).trim();
-    } catch (e) {
-      throw new UsageError(
-        `Cannot read --webhook-secret-file ${file}: ${e instanceof Error ? e.message : e}`,
-      );
-    }
-  }
+  const secret = file
+    ? (await readFlagFile(file, "webhook-secret-file")).trim()
+    : Deno.env.get("JOBDIST_WEBHOOK_SECRET");
   if (secret !== undefined && secret.length < 16) {
     throw new UsageError("The webhook secret must be at least 16 characters long");
   }

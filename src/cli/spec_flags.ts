@@ -83,6 +83,12 @@ export const SPEC_FLAGS: Flag[] = [
     help: "return the existing job if KEY was used before",
   },
   { name: "tag", type: "string", multiple: true, value: "TAG", help: "tag for filtering" },
+  {
+    name: "webhook",
+    type: "string",
+    value: "URL",
+    help: "POST the job, signed, to URL when it finishes (http or https)",
+  },
 ];
 
 const EXT_RUNTIME: Record<string, string> = {
@@ -153,6 +159,8 @@ export async function specFromArgs(args: ParsedArgs): Promise<JobSpecInput> {
   set("delay", args.str("delay"));
   set("run_at", args.str("run-at"));
   set("idempotency_key", args.str("idempotency-key"));
+  const webhook = args.str("webhook");
+  if (webhook !== undefined) spec.webhook = { ...(spec.webhook as object ?? {}), url: webhook };
   const env = args.list("env");
   if (env.length) spec.env = { ...(spec.env as object ?? {}), ...parsePairs(env, "--env") };
   const labels = args.list("label");

@@ -127,6 +127,30 @@ export const Script = z.strictObject({
   source: z.string().max(1_000_000),
 });
 
+/** What a webhook is called for: an attempt started, or the job reached its final state. */
+export const WEBHOOK_EVENTS = ["started", "finished"] as const;
+
+/** The longest a webhook call may take (`webhook.timeout`). */
+export const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+
+const isHttpUrl = (s: string) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol);
+
+/** A URL the server POSTs the job to as JSON, signed; see "Webhooks" in the README. */
+export const Webhook = z.strictObject({
+  url: z.string().max(2048).refine(isHttpUrl, { message: "expected an http:// or https:// URL" }),
+  events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(2)
+    .refine((e) => new Set(e).size === e.length, { message: "expected each event once" })
+    .default(["finished"]),
+  /** Time limit of one call. */
+  timeout: PositiveDuration.refine((s) => parseDuration(s)! <= MAX_WEBHOOK_TIMEOUT_MS, {
+    message: "expected a duration of at most 5m",
+  }).default("10s"),
+  /** Calls before the delivery is given up (retries back off exponentially, with jitter). */
+  max_attempts: z.number().int().min(1).max(20).default(5),
+});
+/** A job's webhook with defaults applied. */
+export type Webhook = z.infer<typeof Webhook>;
+
 /** Default cap on the output stored for one job (16 MiB). */
 export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
@@ -156,6 +180,7 @@ export const JobSpec = z.strictObject({
   run_at: z.iso.datetime({ offset: true }).optional(),
   delay: Duration.optional(),
   idempotency_key: z.string().min(1).max(200).optional(),
+  webhook: Webhook.optional(),
   max_output_bytes: z.number().int().min(0).max(1024 * 1024 * 1024).optional(),
   max_line_bytes: z.number().int().min(80).max(64 * 1024 * 1024).optional(),
   /** Past `max_output_bytes`: keep running and drop output (default), or fail the job. */

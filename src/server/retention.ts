@@ -19,8 +19,8 @@ export interface PruneResult {
 }
 
 /**
- * Deletes jobs that finished before `now - retentionMs`, and their attempts and output, plus
- * old health rows. Yields to the event loop between batches.
+ * Deletes jobs that finished before `now - retentionMs`, their attempts, output and webhook
+ * deliveries, plus old health rows. Yields to the event loop between batches.
  */
 export async function pruneFinished(
   store: Store,
@@ -36,6 +36,7 @@ export async function pruneFinished(
   );
   const delLogs = db.prepare("DELETE FROM log_chunks WHERE job_id = ?");
   const delAttempts = db.prepare("DELETE FROM attempts WHERE job_id = ?");
+  const delWebhooks = db.prepare("DELETE FROM webhook_deliveries WHERE job_id = ?");
   const delJob = db.prepare("DELETE FROM jobs WHERE id = ?");
   let jobs = 0;
   for (;;) {
@@ -44,6 +45,7 @@ export async function pruneFinished(
       for (const { id } of ids) {
         delLogs.run(id);
         delAttempts.run(id);
+        delWebhooks.run(id);
         delJob.run(id);
       }
       return ids.length;

@@ -6,10 +6,11 @@
 import type { AgentView, AttemptView, JobView } from "../protocol/mod.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { AttemptRow, JobRow } from "./store.ts";
+import { webhookDeliveries } from "./webhooks.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The view of a job; with `attempts` when `detail` is set. */
+/** The view of a job; with `attempts` (and webhook deliveries) when `detail` is set. */
 export function jobView(row: JobRow, scheduler: Scheduler, detail = false): JobView {
   const view: JobView = {
     id: row.id,
@@ -31,6 +32,7 @@ export function jobView(row: JobRow, scheduler: Scheduler, detail = false): JobV
   };
   if (detail) {
     view.attempts = scheduler.store.attemptsOf(row.id).map((a) => attemptView(a, scheduler));
+    if (view.spec.webhook) view.webhooks = webhookDeliveries(scheduler.store, row.id);
   }
   return view;
 }

@@ -5,7 +5,7 @@
  */
 
 import { useState } from "preact/hooks";
-import type { JobSpec, JobView } from "../../protocol/mod.ts";
+import type { JobSpec, JobView, WebhookDeliveryView } from "../../protocol/mod.ts";
 import { isFinal } from "../lib/states.ts";
 import { LiveDot, StateBadge } from "../components.tsx";
 import { API, ApiError, call } from "../lib/api.ts";
@@ -188,6 +188,7 @@ export function JobDetail(props: JobDetailProps) {
             )}
         </section>
       </div>
+      {job.webhooks?.length ? <Webhooks deliveries={job.webhooks} /> : null}
       <LogTail
         jobId={id}
         log={log}
@@ -200,6 +201,47 @@ export function JobDetail(props: JobDetailProps) {
         <pre class="panel" style="overflow:auto">{JSON.stringify(job.spec, null, 2)}</pre>
       </details>
     </>
+  );
+}
+
+/** The job's webhook calls: one row per event, with the outcome of its last try. */
+function Webhooks({ deliveries }: { deliveries: WebhookDeliveryView[] }) {
+  return (
+    <section class="panel" aria-label="Webhooks">
+      <h2 style="margin-top:0">Webhooks</h2>
+      <div class="table-wrap">
+        <table>
+          <thead>
+            <tr>
+              <th>Event</th>
+              <th>URL</th>
+              <th>State</th>
+              <th class="num">Tries</th>
+              <th>Last try</th>
+              <th>Next try</th>
+            </tr>
+          </thead>
+          <tbody>
+            {deliveries.map((d) => (
+              <tr key={d.id} data-delivery={d.id}>
+                <td>{d.event}</td>
+                <td class="mono" style="word-break:break-all">{d.url}</td>
+                <td>
+                  <StateBadge state={d.state} />
+                  {d.error && <div class="reason">{d.error}</div>}
+                </td>
+                <td class="num">{d.attempts}/{d.max_attempts}</td>
+                <td>
+                  {formatInstant(d.last_attempt_at)}
+                  {d.status_code !== null && <span class="muted">{` HTTP ${d.status_code}`}</span>}
+                </td>
+                <td>{formatInstant(d.next_attempt_at)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { main } from "../../src/cli/mod.ts";
+import type { JobView } from "../../src/protocol/mod.ts";
+import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import { hang, signatureValid, startReceiver } from "../webhook_receiver.ts";
+
+const SECRET = "e2e-webhook-secret-0123456789";
+
+Deno.test("a job run by a real agent calls its webhook, signed, when it starts and when it ends", async () => {
+  const receiver = startReceiver();
+  const server = await startTestServer({ webhooks: { secret: SECRET } });
+  const agent = startTestAgent(server.url);
+  try {
+    const submitted = await server.client.submit({
+      shell: "echo hello; exit 3",
+      webhook: { url: `${receiver.url}/jobs`, events: ["started", "finished"] },
+    });
+    const job = await waitForJob(server.client, submitted.id);
+    assert.equal(job.state, "failed");
+    const calls = await receiver.waitFor(2);
+    assert.deepEqual(calls.map((c) => c.headers.get("x-jobdist-event")), ["started", "finished"]);
+    for (const call of calls) {
+      assert.equal(call.path, "/jobs");
+      assert.equal(call.headers.get("content-type"), "application/json");
+      assert.equal(await signatureValid(SECRET, call), true);
+      assert.equal(await signatureValid("some-other-secret-0123", call), false);
+      const stamp = Number(call.headers.get("x-jobdist-timestamp"));
+      assert.ok(Math.abs(stamp - Date.now() / 1000) < 600, `timestamp ${stamp}`);
+    }
+    const [started, finished] = calls.map((c) => JSON.parse(c.body) as JobView);
+    assert.equal(started.id, job.id);
+    assert.equal(started.state, "running");
+    // The finished call carries the job as GET /api/v1/jobs/:id shows it.
+    assert.equal(finished.state, "failed");
+    assert.equal(finished.exit_code, 3);
+    assert.equal(finished.reason, "exit code 3");
+    assert.equal(finished.attempts?.length, 1);
+    assert.equal(finished.attempts?.[0].state, "failed");
+    assert.deepEqual(finished.spec.webhook?.events, ["started", "finished"]);
+    const view = await waitUntil(
+      async () => {
+        const j = await server.client.job(job.id);
+        return j.webhooks?.every((d) => d.state === "succeeded") ? j : null;
+      },
+      10_000,
+      "both deliveries recorded",
+    );
+    assert.deepEqual(view.webhooks!.map((d) => [d.event, d.attempts, d.status_code]), [
+      ["started", 1, 200],
+      ["finished", 1, 200],
+    ]);
+    assert.deepEqual(
+      view.webhooks!.map((d) => d.id),
+      calls.map((c) => c.headers.get("x-jobdist-delivery")),
+    );
+    // The dashboard's job page lists them.
+    const html = await (await fetch(`${server.url}/jobs/${job.id}`)).text();
+    assert.match(html, /aria-label="Webhooks"/);
+    for (const d of view.webhooks!) assert.ok(html.includes(`data-delivery="${d.id}"`));
+    // A job without a webhook shows no deliveries.
+    const plain = await waitForJob(
+      server.client,
+      (await server.client.submit({ shell: "true" })).id,
+    );
+    assert.equal(plain.webhooks, undefined);
+  } finally {
+    await agent.stop();
+    await server.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("jobdist submit --webhook sets the job's webhook; a bad URL is a clear error", async () => {
+  const receiver = startReceiver();
+  const server = await startTestServer({ webhooks: { secret: SECRET } });
+  const agent = startTestAgent(server.url);
+  const errors: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = () => {};
+  console.error = (...a: unknown[]) => errors.push(a.join(" "));
+  const submit = (...args: string[]) =>
+    main(["submit", "--server", server.url, ...args], new AbortController().signal);
+  try {
+    assert.equal(await submit("--webhook", receiver.url, "--shell", "true"), 0);
+    const [call] = await receiver.waitFor(1);
+    assert.equal(await signatureValid(SECRET, call), true);
+    assert.equal((JSON.parse(call.body) as JobView).state, "succeeded");
+    assert.notEqual(await submit("--webhook", "ftp://example.com/", "--shell", "true"), 0);
+    assert.match(errors.join("\n"), /webhook\.url: expected an http:\/\/ or https:\/\/ URL/);
+    assert.equal((await server.client.listJobs()).jobs.length, 1);
+  } finally {
+    console.log = log;
+    console.error = error;
+    await agent.stop();
+    await server.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("a webhook that hangs times out without delaying other jobs or their webhooks", async () => {
+  const receiver = startReceiver((call, signal) =>
+    call.path === "/hang" ? hang(call, signal) : new Response("ok")
+  );
+  const server = await startTestServer({ webhooks: { secret: SECRET } });
+  const agent = startTestAgent(server.url, { slots: 2 });
+  try {
+    const stuck = await server.client.submit({
+      shell: "true",
+      webhook: { url: `${receiver.url}/hang`, timeout: "5s", max_attempts: 1 },
+    });
+    await receiver.waitFor(1);
+    // The hanging call is in flight: its delivery has no outcome yet.
+    const inFlight = (await server.client.job(stuck.id)).webhooks![0];
+    assert.equal(inFlight.state, "pending");
+    assert.equal(inFlight.attempts, 0);
+    // Meanwhile other jobs are dispatched, run, and their webhooks are delivered.
+    const others = await Promise.all([1, 2, 3].map((i) =>
+      server.client.submit({
+        shell: `echo ${i}`,
+        webhook: { url: `${receiver.url}/ok` },
+      })
+    ));
+    for (const o of others) {
+      assert.equal((await waitForJob(server.client, o.id)).state, "succeeded");
+    }
+    const okCalls = await waitUntil(
+      () => receiver.received.filter((c) => c.path === "/ok").length === 3,
+      10_000,
+      "the other jobs' webhooks",
+    );
+    assert.ok(okCalls);
+    // ...all while the hanging call was still unanswered.
+    const still = (await server.client.job(stuck.id)).webhooks![0];
+    assert.equal(still.state, "pending");
+    assert.equal(still.attempts, 0);
+    // Then its timeout ends it; with max_attempts 1 it is not tried again.
+    const [timedOut] = await waitUntil(
+      async () => {
+        const d = (await server.client.job(stuck.id)).webhooks!;
+        return d[0].state === "failed" ? d : null;
+      },
+      20_000,
+      "the hanging delivery to time out",
+    );
+    assert.equal(timedOut.attempts, 1);
+    assert.equal(timedOut.status_code, null);
+    assert.equal(timedOut.error, "no answer within 5.0s");
+    assert.equal(receiver.received.filter((c) => c.path === "/hang").length, 1);
+  } finally {
+    await agent.stop();
+    await server.stop();
+    await receiver.close();
+  }
+});
