@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { parseAllDocuments } from "yaml";
+import { checkTransport } from "../../src/agent/mod.ts";
 import { COMMANDS } from "../../src/cli/mod.ts";
 import { SMTP_PASSWORD_ENV } from "../../src/cli/report.ts";
 import { startTestServer } from "../helpers.ts";
@@ -82,6 +83,17 @@ function checkEnv(where: string, cmd: typeof server, names: Iterable<string>) {
   }
 }
 
+/** Checks an agent's environment would pass the agent's own transport check (TLS or --insecure). */
+function checkAgentTransport(where: string, env: Record<string, string | undefined>) {
+  const url = env.JOBDIST_SERVER;
+  assert.ok(url, `${where}: no JOBDIST_SERVER`);
+  const insecure = env.JOBDIST_INSECURE === "1" || env.JOBDIST_INSECURE === "true";
+  assert.doesNotThrow(
+    () => checkTransport(url, insecure),
+    `${where}: the agent would refuse ${url}`,
+  );
+}
+
 Deno.test("deploy/ has the units, the image, compose, Kubernetes manifests and a README", () => {
   const all = files();
   for (
@@ -141,6 +153,10 @@ Deno.test("Kubernetes manifests run real commands with real variables on the ser
     } else {
       assert.equal(cmd, agent);
       assert.equal(doc.kind, "Deployment");
+      checkAgentTransport(
+        `${file} ${c.name}`,
+        Object.fromEntries((c.env as Any[]).map((e) => [e.name, e.value])),
+      );
       const url = new URL((c.env as Any[]).find((e) => e.name === "JOBDIST_SERVER").value);
       assert.equal(Number(url.port), PORT);
       assert.equal(url.hostname.split(".")[0], service.metadata.name);
@@ -171,6 +187,7 @@ Deno.test("compose runs one server and three agents with real variables on the s
       assert.ok(s.environment.JOBDIST_LISTEN.endsWith(`:${PORT}`));
       assert.ok(s.ports.some((p: string) => p.endsWith(`:${PORT}`)), "the port is published");
     } else {
+      checkAgentTransport(`compose ${name}`, s.environment);
       const url = new URL(s.environment.JOBDIST_SERVER);
       assert.equal(url.hostname, "server");
       assert.equal(Number(url.port), PORT);
@@ -214,6 +231,13 @@ Deno.test("systemd units and env examples use real commands and variables, and o
     const vars = [...read(`systemd/${example}.env.example`).matchAll(/^#?(JOBDIST_[A-Z_]+)=/gm)]
       .map((m) => m[1]);
     assert.ok(vars.includes("JOBDIST_TOKEN"), `${example}.env.example sets the token`);
+    if (cmd === agent) {
+      const env = Object.fromEntries(
+        [...read(`systemd/${example}.env.example`).matchAll(/^(JOBDIST_[A-Z_]+)=(.*)$/gm)]
+          .map((m) => [m[1], m[2]]),
+      );
+      checkAgentTransport(`${example}.env.example`, env);
+    }
     checkEnv(`${example}.env.example`, cmd, vars);
   }
   // The agent drains on SIGTERM: systemd must signal it alone and wait long enough.
