@@ -70,6 +70,43 @@ Deno.test("a job run by a real agent calls its webhook, signed, when it starts a
   }
 });
 
+Deno.test("a batch calls its webhook for the batch, not for each of its tasks", async () => {
+  const receiver = startReceiver();
+  const server = await startTestServer({ webhooks: { secret: SECRET } });
+  const agent = startTestAgent(server.url);
+  try {
+    const submitted = await server.client.submit({
+      shell: "echo $JOBDIST_INDEX",
+      completions: 3,
+      parallelism: 2,
+      webhook: { url: receiver.url, events: ["started", "finished"] },
+    });
+    const batch = await waitForJob(server.client, submitted.id);
+    assert.equal(batch.state, "succeeded");
+    await waitUntil(
+      async () => {
+        const d = (await server.client.job(batch.id)).webhooks!;
+        return d.length === 2 && d.every((x) => x.state === "succeeded");
+      },
+      10_000,
+      "the batch's two deliveries",
+    );
+    // Deliveries are recorded with the state change, so the tasks' would exist by now.
+    const tasks = (await server.client.listJobs()).jobs.filter((j) => j.parent_id === batch.id);
+    assert.equal(tasks.length, 3);
+    for (const t of tasks) assert.deepEqual((await server.client.job(t.id)).webhooks, []);
+    const bodies = receiver.received.map((c) => JSON.parse(c.body) as JobView);
+    assert.deepEqual(bodies.map((b) => [b.id, b.state]), [
+      [batch.id, "running"],
+      [batch.id, "succeeded"],
+    ]);
+  } finally {
+    await agent.stop();
+    await server.stop();
+    await receiver.close();
+  }
+});
+
 Deno.test("jobdist submit --webhook sets the job's webhook; a bad URL is a clear error", async () => {
   const receiver = startReceiver();
   const server = await startTestServer({ webhooks: { secret: SECRET } });
