@@ -213,7 +213,11 @@ export class Webhooks {
       );
       for (const d of due) {
         if (this.#inFlight.size >= this.#concurrency) break;
-        if (!this.#inFlight.has(d.id)) this.#send(d);
+        if (this.#inFlight.has(d.id)) continue;
+        // Only recording the outcome can throw (the call's own errors are its outcome).
+        this.#send(d).catch((e) =>
+          getLogger().error("webhook delivery outcome not recorded", { delivery: d.id, error: e })
+        );
       }
     }
     const next = this.#sql.get<{ at: number | null }>(
