@@ -9,6 +9,7 @@
 import { parseDuration } from "../protocol/mod.ts";
 import type { ReportConfig, SmtpConfig } from "../server/report_delivery.ts";
 import { ApiError } from "./client.ts";
+import { readCaFile } from "./connect.ts";
 import {
   CLIENT_FLAGS,
   type Command,
@@ -173,7 +174,8 @@ async function smtpConfig(
   const passwordFile = await readFlagFile(args, "report-smtp-password-file");
   // A password file usually ends with a newline that is not part of the password.
   const password = passwordFile?.replace(/\r?\n$/, "") ?? env(SMTP_PASSWORD_ENV);
-  const ca = await readFlagFile(args, "report-smtp-ca");
+  const caFile = args.str("report-smtp-ca");
+  const ca = caFile ? readCaFile(caFile, "--report-smtp-ca").join("\n") : undefined;
   if (user && !password) {
     throw new UsageError(
       `--report-smtp-user needs a password: --report-smtp-password-file or ${SMTP_PASSWORD_ENV}`,
@@ -243,8 +245,9 @@ export const report: Command = {
     }
     const query = period === undefined ? "" : `period=${encodeURIComponent(period)}`;
     if (args.bool("send-now")) {
-      const res = await call(args, "POST", `/api/v1/report:send?${query}`);
-      const answer = await res.json() as SendAnswer;
+      const answer = JSON.parse(
+        await call(args, "POST", `/api/v1/report:send?${query}`),
+      ) as SendAnswer;
       for (const d of answer.deliveries) {
         if (d.ok) console.log(`${d.transport}: ${d.message}`);
         else console.error(`jobdist report: ${d.transport}: ${d.message}`);
@@ -255,37 +258,44 @@ export const report: Command = {
     if (!["text", "html", "json"].includes(format)) {
       throw new UsageError(`Invalid --format "${format}": expected text, html or json`);
     }
-    const res = await call(args, "GET", `/api/v1/report?format=${format}&${query}`);
-    console.log((await res.text()).trimEnd());
+    console.log((await call(args, "GET", `/api/v1/report?format=${format}&${query}`)).trimEnd());
     return 0;
   },
 };
 
 /**
- * One request to the server. `Client` (src/cli/client.ts) has no report methods yet; this
- * keeps its conventions (ws:// becomes http://, errors as {@linkcode ApiError}).
+ * One request to the server; resolves to the answer's text. `Client` (src/cli/client.ts) has no
+ * report operations yet; this keeps its conventions (ws:// becomes http://, `--ca` for a private
+ * CA, errors as {@linkcode ApiError}).
  */
-async function call(args: ParsedArgs, method: string, path: string): Promise<Response> {
+async function call(args: ParsedArgs, method: string, path: string): Promise<string> {
   const base = args.str("server")!.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:");
   const token = args.str("token");
-  let res: Response;
+  const ca = args.str("ca");
+  const client = ca ? Deno.createHttpClient({ caCerts: readCaFile(ca) }) : undefined;
   try {
-    res = await fetch(base + path, {
-      method,
-      headers: token ? { authorization: `Bearer ${token}` } : {},
-    });
-  } catch (e) {
+    let res: Response;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        client,
+      });
+    } catch (e) {
+      throw new ApiError(
+        0,
+        "unreachable",
+        `Cannot reach the server at ${base}: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    if (res.ok) return await res.text();
+    const body = await res.json().catch(() => undefined);
     throw new ApiError(
-      0,
-      "unreachable",
-      `Cannot reach the server at ${base}: ${e instanceof Error ? e.message : e}`,
+      res.status,
+      body?.error?.code ?? "http_error",
+      body?.error?.message ?? `${method} ${path} answered ${res.status}`,
     );
+  } finally {
+    client?.close();
   }
-  if (res.ok) return res;
-  const body = await res.json().catch(() => undefined);
-  throw new ApiError(
-    res.status,
-    body?.error?.code ?? "http_error",
-    body?.error?.message ?? `${method} ${path} answered ${res.status}`,
-  );
 }
