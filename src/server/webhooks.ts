@@ -97,6 +97,8 @@ export class Webhooks {
   readonly #maxBackoffMs: number;
   readonly #life = new AbortController();
   readonly #inFlight = new Set<string>();
+  /** Deliveries written in a transaction that is not on disk yet: not to be sent before. */
+  readonly #notDurable = new Set<string>();
   readonly #key: Promise<CryptoKey>;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -170,6 +172,8 @@ export class Webhooks {
     // The body is the job as it is now, not as it is when a retry goes out.
     const { webhooks: _, ...view } = this.#render(row);
     const now = this.#now();
+    const id = crypto.randomUUID();
+    this.#notDurable.add(id);
     this.#store.write(() =>
       // A job ends once; the guard keeps a repeated event from calling twice.
       this.#sql.run(
@@ -178,7 +182,7 @@ export class Webhooks {
          SELECT ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?
          WHERE ? = 'started' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries
            WHERE job_id = ? AND event = 'finished')`,
-        crypto.randomUUID(),
+        id,
         row.id,
         kind,
         hook.url,
@@ -193,7 +197,10 @@ export class Webhooks {
     );
     // Sent once the change it reports is on disk, never before.
     this.#store.durable().then(
-      () => this.#pump(),
+      () => {
+        this.#notDurable.delete(id);
+        this.#pump();
+      },
       (e) => getLogger().error("commit failed, webhook deliveries withheld", { error: e }),
     );
   }
@@ -204,16 +211,16 @@ export class Webhooks {
     clearTimeout(this.#timer);
     const now = this.#now();
     if (this.#inFlight.size < this.#concurrency) {
-      // Calls in flight are due rows too: asking for `concurrency` rows leaves room for them.
+      // Calls in flight and rows not yet on disk are due rows too: leave room for them.
       const due = this.#sql.all<DeliveryRow>(
         `SELECT * FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= ?
           ORDER BY next_attempt_at LIMIT ?`,
         now,
-        this.#concurrency,
+        this.#concurrency + this.#notDurable.size,
       );
       for (const d of due) {
         if (this.#inFlight.size >= this.#concurrency) break;
-        if (this.#inFlight.has(d.id)) continue;
+        if (this.#inFlight.has(d.id) || this.#notDurable.has(d.id)) continue;
         // Only recording the outcome can throw (the call's own errors are its outcome).
         this.#send(d).catch((e) =>
           getLogger().error("webhook delivery outcome not recorded", { delivery: d.id, error: e })
@@ -306,8 +313,7 @@ export class Webhooks {
 export function webhookDeliveries(store: JobStore, jobId: number): WebhookDeliveryView[] {
   // Deliveries live beside the jobs in SQLite, like the other operations tables.
   if (!(store instanceof Store)) return [];
-  const rows = store.db.prepare(BY_JOB).all(jobId) as unknown as DeliveryRow[];
-  return rows.map((d) => ({
+  return new Statements(store.db).all<DeliveryRow>(BY_JOB, jobId).map((d) => ({
     id: d.id,
     event: d.event,
     url: d.url,
