@@ -11,6 +11,7 @@ import {
   type AgentMessage,
   type AttemptResult,
   backoffMs,
+  type BatchProgressView,
   DEFAULT_MAX_OUTPUT,
   formatDuration,
   isRetryableExit,
@@ -19,6 +20,8 @@ import {
   type JobState,
   LOG_CHUNK_BYTES,
   parseDuration,
+  ProtocolError,
+  type QueueView,
   type Reconcile,
   requiredRuntimes,
   type ServerMessage,
@@ -26,9 +29,11 @@ import {
 import { getLogger } from "../log.ts";
 import type { AgentRegistry, AgentState } from "./agent_registry.ts";
 import type { EventBus } from "./events.ts";
-import { type Needs, needsOf, QueueIndex, unmetNeed } from "./queue_index.ts";
+import { type Gate, Gates, type Parked } from "./gates.ts";
+import { type Needs, needsOf, type QueuedJob, QueueIndex, unmetNeed } from "./queue_index.ts";
 import type { AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
+import { DelayedJobs } from "./delayed.ts";
 
 /** An attempt an agent holds right now. */
 export interface ActiveAttempt {
@@ -47,6 +52,22 @@ export interface ActiveAttempt {
   /** The job's spec and queue, kept so hot paths need not re-read and re-parse the row. */
   spec: JobSpec;
   queue: string;
+  /** Keys of the concurrency gates it holds a place in. */
+  gates: string[];
+}
+
+/** A running batch: its tasks' outcomes so far. */
+interface Batch {
+  id: number;
+  spec: JobSpec;
+  queue: string;
+  completions: number;
+  parallelism: number;
+  succeeded: Set<number>;
+  /** Indexes of tasks that ended other than succeeded. */
+  failed: Set<number>;
+  /** Failed attempts of all tasks (against `backoff_limit`). */
+  failures: number;
 }
 
 /** A request the caller got wrong (unknown job, wrong state). */
@@ -85,6 +106,20 @@ export interface SubmitOptions {
 }
 
 const DEFAULT_KILL_GRACE_MS = 10_000;
+/** How long an idempotency key returns the job it first created. */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+/** Spec fields that describe a batch as a whole, not one of its tasks. */
+const BATCH_ONLY = [
+  "completions",
+  "parallelism",
+  "backoff_limit",
+  "success_policy",
+  "after",
+  "run_at",
+  "delay",
+  "deadline",
+  "idempotency_key",
+] as const;
 /** How long past timeout + grace the server waits for the agent's own report. */
 const TIMEOUT_BACKSTOP_MS = 15_000;
 
@@ -95,6 +130,9 @@ export class Scheduler {
   readonly agents: AgentRegistry;
   readonly timers: TimerQueue;
   readonly #index = new QueueIndex();
+  readonly #gates = new Gates();
+  readonly #queueLimits = new Map<string, number>();
+  readonly #batches = new Map<number, Batch>();
   readonly #active = new Map<string, ActiveAttempt>();
   readonly #output = new Map<number, number>();
   readonly #now: () => number;
@@ -131,9 +169,14 @@ export class Scheduler {
 
   /** Rebuilds the in-memory index from the store after a (re)start. */
   recover(): void {
-    const now = this.#now();
+    for (const q of this.store.queueLimits()) {
+      if (q.concurrency !== null) this.#queueLimits.set(q.name, q.concurrency);
+    }
+    for (const row of this.store.jobsInState("running")) {
+      if (row.current_attempt === null && row.parent_id === null) this.#loadBatch(row);
+    }
     for (const row of this.store.jobsInState("queued")) this.#enqueue(row, parseSpec(row));
-    for (const row of this.store.jobsInState("scheduled")) this.#scheduleRun(row.id, row.run_at!);
+    this.#delayed.reload();
     for (const a of this.store.activeAttempts()) {
       const job = this.store.getJob(a.job_id);
       if (!job || job.current_attempt !== a.id) continue;
@@ -150,14 +193,20 @@ export class Scheduler {
         maxOutput: spec.max_output_bytes ?? DEFAULT_MAX_OUTPUT,
         spec,
         queue: job.queue,
+        gates: this.#holdGates(job, spec),
       });
       this.#output.set(a.job_id, job.output_bytes);
-      this.agents.adopt(a.agent_id!, a.id, now);
+      this.agents.adopt(a.agent_id!, a.id, spec.slots ?? 1);
       if (a.started_at !== null) this.#armAttemptTimeout(a.id, spec, a.started_at);
     }
-    for (const state of ["queued", "scheduled", "assigned", "running"] as const) {
+    // Scheduled jobs arm theirs when they come due: a restart reads one window of them, not all.
+    for (const state of ["waiting", "queued", "assigned", "running"] as const) {
       for (const row of this.store.jobsInState(state)) this.#armJobTimers(row, parseSpec(row));
     }
+    // Waiting jobs are woken by their dependencies' ends, which commit with the wake; this
+    // only catches up should that ever not have happened.
+    for (const row of this.store.jobsInState("waiting")) this.#checkDeps(row);
+    for (const batch of [...this.#batches.values()]) this.#judgeBatch(batch);
     this.kick();
   }
 
@@ -185,18 +234,38 @@ export class Scheduler {
   ): Promise<JobRow[]> {
     const now = this.#now();
     const accepted: Array<{ row: JobRow; spec: JobSpec; fresh: boolean }> = this.store.write(() =>
-      specs.map((spec) => {
+      specs.map((spec, i) => {
         if (spec.idempotency_key) {
           const old = this.store.jobByIdempotencyKey(spec.idempotency_key);
-          if (old) return { row: old, spec: parseSpec(old), fresh: false };
+          if (old && now - old.created_at < IDEMPOTENCY_WINDOW_MS) {
+            return { row: old, spec: parseSpec(old), fresh: false };
+          }
+          if (old) this.store.clearIdempotencyKey(old.id);
         }
         const runAt = spec.run_at
           ? Date.parse(spec.run_at)
           : spec.delay
           ? now + parseDuration(spec.delay)!
           : null;
-        const state = runAt !== null && runAt > now ? "scheduled" : "queued";
-        const id = this.store.insertJob({ spec, state, run_at: runAt, created_at: now, owner });
+        const deps = spec.after ? this.#depStates(spec.after, specs.length > 1 ? i : null) : [];
+        const failedDep = deps.find((d) => isTerminal(d.state) && d.state !== "succeeded");
+        const state = failedDep
+          ? "cancelled"
+          : deps.some((d) => d.state !== "succeeded")
+          ? "waiting"
+          : runAt !== null && runAt > now
+          ? "scheduled"
+          : "queued";
+        const reason = failedDep ? dependencyFailed(failedDep) : undefined;
+        const id = this.store.insertJob({
+          spec,
+          state,
+          run_at: runAt,
+          created_at: now,
+          owner,
+          reason,
+        });
+        if (state === "waiting") this.store.addDeps(id, deps.map((d) => d.id));
         return { row: this.store.getJob(id)!, spec, fresh: true };
       })
     );
@@ -207,8 +276,8 @@ export class Scheduler {
     for (const { row, spec, fresh } of accepted) {
       if (!fresh) continue;
       if (row.state === "scheduled") this.#scheduleRun(row.id, row.run_at!);
-      else this.#enqueue(row, spec);
-      this.#armJobTimers(row, spec);
+      else if (row.state === "queued") this.#makeReady(row, spec);
+      if (!isTerminal(row.state)) this.#armJobTimers(row, spec);
       this.#emitJob(row.id, row.state, row.queue, null);
     }
     this.kick();
@@ -240,7 +309,8 @@ export class Scheduler {
   ): void {
     const now = this.#now();
     this.#index.delete(row.id);
-    this.timers.delete(`run:${row.id}`);
+    this.#gates.delete(row.id);
+    this.#delayed.delete(row.id);
     this.#clearJobTimers(row.id);
     this.store.write(() => this.store.setJobState(row.id, state, { reason, finished_at: now }));
     const att = row.current_attempt ? this.#active.get(row.current_attempt) : undefined;
@@ -250,6 +320,7 @@ export class Scheduler {
       this.agents.send(att.agentId, { type: "cancel", attempt_id: att.id, reason: killReason });
     }
     this.#emitJob(row.id, state, row.queue, row.agent_id);
+    this.#settled(row, state);
   }
 
   // --- dispatch ---------------------------------------------------------------------------
@@ -270,20 +341,68 @@ export class Scheduler {
     while (ready.length && this.#index.size) {
       const next: AgentState[] = [];
       for (const agent of ready) {
-        const q = this.#index.take(agent);
+        const q = this.#takeFor(agent);
         if (!q) continue;
         this.#assign(q.id, agent);
-        if (agent.attempts.size < agent.slots) next.push(agent);
+        if (agent.used < agent.slots) next.push(agent);
       }
       ready = next;
     }
   }
 
+  /** The best queued job `agent` can run whose gates have room; parks those whose do not. */
+  #takeFor(agent: AgentState): QueuedJob | undefined {
+    for (let e = this.#index.takeEntry(agent); e; e = this.#index.takeEntry(agent)) {
+      const full = this.#gates.full(this.#gatesOf(e.job));
+      if (!full) return e.job;
+      this.#gates.park(full, e);
+    }
+    return undefined;
+  }
+
+  /** The gates a queued job must pass: its own, and its queue's limit if one is set. */
+  #gatesOf(q: QueuedJob): Gate[] {
+    const limit = this.#queueLimits.get(q.queue);
+    const own = q.gates ?? [];
+    return limit === undefined ? own : [...own, { key: `queue:${q.queue}`, limit }];
+  }
+
+  /** A job's own gates: its concurrency key's and its batch's. */
+  #ownGates(row: JobRow, spec: JobSpec): Gate[] | undefined {
+    const gates: Gate[] = [];
+    if (spec.concurrency_key) {
+      gates.push({ key: `key:${spec.concurrency_key}`, limit: spec.concurrency_limit ?? 1 });
+    }
+    const batch = row.parent_id === null ? undefined : this.#batches.get(row.parent_id);
+    if (batch) gates.push({ key: `batch:${batch.id}`, limit: batch.parallelism });
+    return gates.length ? gates : undefined;
+  }
+
+  /** Takes places in the gates of a job that holds an agent; returns their keys. */
+  #holdGates(row: JobRow, spec: JobSpec): string[] {
+    const keys = (this.#ownGates(row, spec) ?? []).map((g) => g.key);
+    if (this.#queueLimits.has(row.queue)) keys.push(`queue:${row.queue}`);
+    this.#gates.acquire(keys);
+    return keys;
+  }
+
   #enqueue(row: JobRow, spec: JobSpec): void {
     this.#index.add(
-      { id: row.id, priority: row.priority, queue: row.queue },
-      needsOf(spec.requires, requiredRuntimes(spec)),
+      { id: row.id, priority: row.priority, queue: row.queue, gates: this.#ownGates(row, spec) },
+      needsOf(spec.requires, requiredRuntimes(spec), spec.slots ?? 1),
     );
+  }
+
+  /** Puts parked jobs back in the dispatch index. */
+  #unpark(list: Parked[]): void {
+    for (const p of list) this.#index.add(p.job, p.needs);
+    if (list.length) this.kick();
+  }
+
+  /** A job whose time has come: a batch starts its tasks, any other job is queued. */
+  #makeReady(row: JobRow, spec: JobSpec): void {
+    if (spec.completions !== undefined && row.parent_id === null) this.#startBatch(row, spec);
+    else this.#enqueue(row, spec);
   }
 
   #assign(jobId: number, agent: AgentState): void {
@@ -306,9 +425,10 @@ export class Scheduler {
       maxOutput,
       spec,
       queue: row.queue,
+      gates: this.#holdGates(row, spec),
     });
     this.#output.set(jobId, row.output_bytes);
-    this.agents.takeSlot(agent, attemptId);
+    this.agents.takeSlot(agent, attemptId, spec.slots ?? 1);
     this.timers.delete(`qt:${jobId}`);
     let secrets: Record<string, string> | undefined;
     try {
@@ -443,10 +563,30 @@ export class Scheduler {
 
     const now = this.#now();
     const fields = { exit_code: result.exit_code, signal: result.signal, finished_at: now };
+    const batch = row.parent_id === null ? undefined : this.#batches.get(row.parent_id);
+    if (batch && (attemptState === "failed" || attemptState === "timed_out")) {
+      batch.failures++;
+      if (batch.spec.backoff_limit !== undefined && batch.failures > batch.spec.backoff_limit) {
+        // The task ends with the batch; its own retries would exceed the batch's budget.
+        this.store.write(() =>
+          this.store.setJobState(row.id, attemptState, {
+            ...fields,
+            reason: `${
+              result.error ?? describeExit(result)
+            }; the batch's backoff_limit (${batch.spec.backoff_limit}) is used up`,
+          })
+        );
+        this.#clearJobTimers(row.id);
+        this.#emitJob(row.id, attemptState, row.queue, att.agentId);
+        this.#settled(row, attemptState);
+        return this.kick();
+      }
+    }
     if (attemptState === "succeeded") {
       this.store.write(() => this.store.setJobState(row.id, "succeeded", fields));
       this.#clearJobTimers(row.id);
       this.#emitJob(row.id, "succeeded", row.queue, att.agentId);
+      this.#settled(row, "succeeded");
     } else if (cutShort) {
       this.#requeue(row, spec, null);
     } else {
@@ -474,6 +614,7 @@ export class Scheduler {
         this.store.write(() => this.store.setJobState(row.id, state, { ...fields, reason }));
         this.#clearJobTimers(row.id);
         this.#emitJob(row.id, state, row.queue, att.agentId);
+        this.#settled(row, state);
       }
     }
     this.kick();
@@ -489,6 +630,7 @@ export class Scheduler {
     this.#output.delete(att.jobId);
     this.timers.delete(`to:${att.id}`);
     this.agents.releaseSlot(att.agentId, att.id);
+    this.#unpark(this.#gates.release(att.gates));
     const now = this.#now();
     this.store.write(() => this.store.finishAttempt(att.id, state, outcome, now));
   }
@@ -509,12 +651,191 @@ export class Scheduler {
         );
         this.#clearJobTimers(row.id);
         this.#emitJob(row.id, "failed", row.queue, null);
+        this.#settled(row, "failed");
         return;
       }
     }
     this.store.write(() => this.store.setJobState(row.id, "queued"));
     this.#enqueue(row, spec);
     this.#emitJob(row.id, "queued", row.queue, null);
+  }
+
+  // --- dependencies and batches ----------------------------------------------------------
+
+  /** The states of the jobs a new job runs after; each must exist. */
+  #depStates(ids: number[], specIndex: number | null): Array<{ id: number; state: JobState }> {
+    const field = specIndex === null ? "after" : `jobs.${specIndex}.after`;
+    return [...new Set(ids)].map((id, i) => {
+      const dep = this.store.getJob(id);
+      if (!dep) throw new ProtocolError(`${field}.${i}`, `no job ${id} to run after`);
+      return { id, state: dep.state };
+    });
+  }
+
+  /** Called once job `row` reached the final `state`: wakes or cancels what waits on it. */
+  #settled(row: JobRow, state: JobState): void {
+    for (const id of this.store.dependentsOf(row.id)) {
+      const dependent = this.store.getJob(id);
+      if (dependent?.state === "waiting") this.#checkDeps(dependent);
+    }
+    if (row.parent_id !== null) this.#taskEnded(row, state);
+    else if (this.#batches.has(row.id)) this.#endBatch(row.id, state);
+  }
+
+  /** Releases a waiting job whose dependencies all succeeded; cancels it if one did not. */
+  #checkDeps(row: JobRow): void {
+    const deps = this.store.depsOf(row.id);
+    const failed = deps.find((d) => isTerminal(d.state) && d.state !== "succeeded");
+    if (failed) return this.#end(row, "cancelled", dependencyFailed(failed), "cancelled");
+    if (deps.some((d) => d.state !== "succeeded")) return;
+    const spec = parseSpec(row);
+    if (row.run_at !== null && row.run_at > this.#now()) {
+      this.store.write(() => this.store.setJobState(row.id, "scheduled"));
+      this.#scheduleRun(row.id, row.run_at);
+      this.#emitJob(row.id, "scheduled", row.queue, null);
+      return;
+    }
+    this.store.write(() => this.store.setJobState(row.id, "queued"));
+    this.#emitJob(row.id, "queued", row.queue, null);
+    this.#makeReady(row, spec);
+    this.kick();
+  }
+
+  /** Creates a due batch's tasks, each a job of its own with `JOBDIST_INDEX`. */
+  #startBatch(row: JobRow, spec: JobSpec): void {
+    const now = this.#now();
+    const n = spec.completions!;
+    const task = taskSpec(spec, row.id);
+    const tasks = this.store.write(() => {
+      this.store.setJobState(row.id, "running", { started_at: now });
+      const out: JobRow[] = [];
+      for (let i = 0; i < n; i++) {
+        const id = this.store.insertJob({
+          spec: { ...task, env: { ...task.env, JOBDIST_INDEX: String(i) } },
+          state: "queued",
+          run_at: null,
+          created_at: now,
+          owner: row.owner,
+          parent_id: row.id,
+          batch_index: i,
+        });
+        out.push(this.store.getJob(id)!);
+      }
+      return out;
+    });
+    const batch = this.#newBatch(row, spec);
+    this.#batches.set(row.id, batch);
+    this.#emitJob(row.id, "running", row.queue, null);
+    for (const t of tasks) {
+      const s = parseSpec(t);
+      this.#enqueue(t, s);
+      this.#armJobTimers(t, s);
+      this.#emitJob(t.id, "queued", t.queue, null);
+    }
+    this.kick();
+  }
+
+  #newBatch(row: JobRow, spec: JobSpec): Batch {
+    return {
+      id: row.id,
+      spec,
+      queue: row.queue,
+      completions: spec.completions!,
+      parallelism: spec.parallelism ?? 1,
+      succeeded: new Set(),
+      failed: new Set(),
+      failures: 0,
+    };
+  }
+
+  /** Rebuilds a running batch's bookkeeping after a restart. */
+  #loadBatch(row: JobRow): void {
+    const spec = parseSpec(row);
+    if (spec.completions === undefined) return;
+    const batch = this.#newBatch(row, spec);
+    for (const t of this.store.taskStates(row.id)) {
+      batch.failures += t.failures;
+      if (t.state === "succeeded") batch.succeeded.add(t.batch_index);
+      else if (isTerminal(t.state)) batch.failed.add(t.batch_index);
+    }
+    this.#batches.set(row.id, batch);
+  }
+
+  #taskEnded(row: JobRow, state: JobState): void {
+    const batch = this.#batches.get(row.parent_id!);
+    if (!batch) return;
+    if (state === "succeeded") batch.succeeded.add(row.batch_index!);
+    else batch.failed.add(row.batch_index!);
+    this.#judgeBatch(batch);
+  }
+
+  /** Ends the batch once its success policy is met or can no longer be. */
+  #judgeBatch(batch: Batch): void {
+    const verdict = batchVerdict(batch);
+    if (!verdict) return;
+    const row = this.store.getJob(batch.id);
+    if (!row || isTerminal(row.state)) return;
+    const now = this.#now();
+    this.store.write(() =>
+      this.store.setJobState(batch.id, verdict.state, {
+        reason: verdict.reason,
+        finished_at: now,
+      })
+    );
+    this.#clearJobTimers(batch.id);
+    this.#emitJob(batch.id, verdict.state, batch.queue, null);
+    this.#settled(row, verdict.state);
+  }
+
+  /** A batch ended (judged, cancelled or timed out): its unfinished tasks are cancelled. */
+  #endBatch(id: number, state: JobState): void {
+    this.#batches.delete(id);
+    const why = `the batch ${state.replace("_", " ")}`;
+    for (const task of this.store.tasksOf(id)) {
+      if (!isTerminal(task.state)) this.#end(task, "cancelled", why, "cancelled");
+    }
+  }
+
+  /** Progress of batch `id` (its tasks' states), or `undefined` if it is not a batch. */
+  batchProgress(row: JobRow, spec: JobSpec): BatchProgressView | undefined {
+    if (spec.completions === undefined || row.parent_id !== null) return undefined;
+    const tasks: Partial<Record<JobState, number>> = {};
+    let failures = 0;
+    for (const t of this.store.taskStates(row.id)) {
+      tasks[t.state] = (tasks[t.state] ?? 0) + 1;
+      failures += t.failures;
+    }
+    return {
+      completions: spec.completions,
+      parallelism: spec.parallelism ?? 1,
+      tasks,
+      failed_attempts: this.#batches.get(row.id)?.failures ?? failures,
+    };
+  }
+
+  // --- queues -----------------------------------------------------------------------------
+
+  /** Sets (or with `null` removes) the most jobs of `queue` that may hold an agent at once. */
+  async setQueueLimit(queue: string, limit: number | null): Promise<void> {
+    this.store.write(() => this.store.setQueueLimit(queue, limit));
+    if (limit === null) this.#queueLimits.delete(queue);
+    else this.#queueLimits.set(queue, limit);
+    this.#unpark(this.#gates.unparkAll(`queue:${queue}`));
+    await this.store.durable();
+  }
+
+  /** Queues with jobs or a limit: depth, jobs holding an agent, limit. */
+  queues(): QueueView[] {
+    const byName = new Map<string, QueueView>();
+    for (const r of this.store.queueDepths()) {
+      byName.set(r.queue, { name: r.queue, queued: r.queued, active: r.active, limit: null });
+    }
+    for (const [name, limit] of this.#queueLimits) {
+      const q = byName.get(name) ?? { name, queued: 0, active: 0, limit: null };
+      q.limit = limit;
+      byName.set(name, q);
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
   // --- agents coming and going ------------------------------------------------------------
@@ -570,15 +891,35 @@ export class Scheduler {
 
   // --- timers -----------------------------------------------------------------------------
 
-  #scheduleRun(id: number, at: number): void {
-    this.timers.set(`run:${id}`, at, () => {
-      const row = this.store.getJob(id);
-      if (!row || row.state !== "scheduled") return;
-      this.store.write(() => this.store.setJobState(id, "queued"));
-      this.#enqueue(row, parseSpec(row));
-      this.#emitJob(id, "queued", row.queue, null);
-      this.kick();
+  /** Delayed jobs: only a window of the earliest is held in `timers` (see delayed.ts). */
+  #delayedJobs: DelayedJobs | undefined;
+
+  get #delayed(): DelayedJobs {
+    return this.#delayedJobs ??= new DelayedJobs({
+      timers: this.timers,
+      load: (after, limit) => this.store.scheduledAfter(after.run_at, after.id, limit),
+      fire: (id) => this.#runScheduled(id),
     });
+  }
+
+  /** Job `id`, whose row is `scheduled` at `at`, runs then. */
+  #scheduleRun(id: number, at: number): void {
+    this.#delayed.add(id, at);
+  }
+
+  /**
+   * A scheduled job came due. Its queue timeout and deadline are armed again: after a restart
+   * that is the first time (recover() does not read every scheduled row).
+   */
+  #runScheduled(id: number): void {
+    const row = this.store.getJob(id);
+    if (!row || row.state !== "scheduled") return;
+    const spec = parseSpec(row);
+    this.store.write(() => this.store.setJobState(id, "queued"));
+    this.#emitJob(id, "queued", row.queue, null);
+    this.#makeReady(row, spec);
+    this.#armJobTimers(row, spec);
+    this.kick();
   }
 
   #armJobTimers(row: JobRow, spec: JobSpec): void {
@@ -639,7 +980,15 @@ export class Scheduler {
     if (row.state === "scheduled") {
       return row.reason ?? `scheduled to run at ${new Date(row.run_at!).toISOString()}`;
     }
+    if (row.state === "waiting") {
+      const pending = this.store.depsOf(row.id).filter((d) => d.state !== "succeeded");
+      return `waiting for job${pending.length > 1 ? "s" : ""} ${
+        pending.map((d) => d.id).join(", ")
+      } to succeed`;
+    }
     if (row.state !== "queued") return null;
+    const gate = this.#gates.parkedBehind(row.id);
+    if (gate) return gateReason(gate);
     const needs = this.#index.needsOf(row.id);
     if (!needs) return null;
     // Listing many jobs asks this for each: within one turn, answer each group once.
@@ -706,4 +1055,58 @@ function describeExit(r: AttemptResult): string {
   }
   if (r.signal) return `killed by ${r.signal}`;
   return `exit code ${r.exit_code}`;
+}
+
+/** The spec each task of a batch runs: the batch's, without what belongs to the batch. */
+function taskSpec(spec: JobSpec, batchId: number): JobSpec {
+  const task: JobSpec = { ...spec, env: { ...spec.env, JOBDIST_BATCH_ID: String(batchId) } };
+  for (const field of BATCH_ONLY) delete task[field];
+  return task;
+}
+
+/** Whether a batch is done: its success policy met, or no longer reachable. */
+function batchVerdict(b: Batch): { state: "succeeded" | "failed"; reason: string } | null {
+  const limit = b.spec.backoff_limit;
+  if (limit !== undefined && b.failures > limit) {
+    return {
+      state: "failed",
+      reason: `${b.failures} failed attempts passed the backoff_limit of ${limit}`,
+    };
+  }
+  const policy = b.spec.success_policy;
+  const needCount = policy?.succeeded_count ?? (policy?.succeeded_indexes ? 0 : b.completions);
+  const needIndexes = policy?.succeeded_indexes ?? [];
+  const lostIndex = needIndexes.find((i) => b.failed.has(i));
+  if (lostIndex !== undefined) {
+    return { state: "failed", reason: `task ${lostIndex} did not succeed` };
+  }
+  if (b.completions - b.failed.size < needCount) {
+    return {
+      state: "failed",
+      reason: `${b.failed.size} of ${b.completions} tasks did not succeed (task ${
+        Math.min(...b.failed)
+      } first)`,
+    };
+  }
+  if (b.succeeded.size >= needCount && needIndexes.every((i) => b.succeeded.has(i))) {
+    return {
+      state: "succeeded",
+      reason: b.succeeded.size === b.completions
+        ? `all ${b.completions} tasks succeeded`
+        : `${b.succeeded.size} of ${b.completions} tasks succeeded (success_policy met)`,
+    };
+  }
+  return null;
+}
+
+function dependencyFailed(dep: { id: number; state: JobState }): string {
+  return `dependency job ${dep.id} ${dep.state.replace("_", " ")}`;
+}
+
+function gateReason(gate: Gate): string {
+  const [kind, ...rest] = gate.key.split(":");
+  const name = rest.join(":");
+  if (kind === "queue") return `queue ${name} is at its concurrency limit (${gate.limit})`;
+  if (kind === "batch") return `the batch runs at most ${gate.limit} tasks at once (parallelism)`;
+  return `concurrency key ${name} allows ${gate.limit} at once`;
 }
