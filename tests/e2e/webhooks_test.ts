@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { main } from "../../src/cli/mod.ts";
 import type { JobView } from "../../src/protocol/mod.ts";
-import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import { Client } from "../../src/cli/client.ts";
+import {
+  spawnJobdist,
+  startTestAgent,
+  startTestServer,
+  waitForJob,
+  waitUntil,
+} from "../helpers.ts";
 import { hang, signatureValid, startReceiver } from "../webhook_receiver.ts";
 
 const SECRET = "e2e-webhook-secret-0123456789";
@@ -188,5 +195,46 @@ Deno.test("a webhook that hangs times out without delaying other jobs or their w
     await agent.stop();
     await server.stop();
     await receiver.close();
+  }
+});
+
+Deno.test("jobdist server signs with the key of --webhook-secret-file and refuses a short one", async () => {
+  const dir = await Deno.makeTempDir();
+  const receiver = startReceiver();
+  const key = "file-webhook-secret-0123456789abcdef";
+  await Deno.writeTextFile(`${dir}/key`, `${key}\n`);
+  await Deno.writeTextFile(`${dir}/short`, "too-short\n");
+  const server = spawnJobdist([
+    "server",
+    "--listen",
+    "127.0.0.1:0",
+    "--db",
+    `${dir}/jobdist.db`,
+    "--webhook-secret-file",
+    `${dir}/key`,
+  ]);
+  try {
+    const url = (await server.waitFor(/listening on (http:\/\/[^\s"]+)/))[1];
+    const client = new Client({ server: url });
+    const job = await client.submit({ shell: "true", webhook: { url: receiver.url } });
+    await client.cancel(job.id);
+    const [call] = await receiver.waitFor(1);
+    assert.equal(await signatureValid(key, call), true);
+    assert.equal(await signatureValid(`${key}\n`, call), false);
+    const short = spawnJobdist([
+      "server",
+      "--listen",
+      "127.0.0.1:0",
+      "--db",
+      `${dir}/other.db`,
+      "--webhook-secret-file",
+      `${dir}/short`,
+    ]);
+    await short.waitFor(/webhook secret must be at least 16 characters/);
+    assert.equal((await short.process.status).code, 2);
+  } finally {
+    await server.kill("SIGTERM");
+    await receiver.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
