@@ -19,15 +19,18 @@ import { AgentRegistry } from "../../src/server/agent_registry.ts";
 import { EventBus } from "../../src/server/events.ts";
 import { Scheduler } from "../../src/server/scheduler.ts";
 import { openStore } from "../../src/server/store.ts";
+import { spawnChild } from "../child.ts";
 import { type BenchServer, startJobdistServer } from "../jobdist_procs.ts";
 import { type Benchmark, percentile, sleep } from "../model.ts";
 import { memory, wallMs } from "../proc_stats.ts";
+import { type BaselineConfig, instants } from "../timeout_baseline.ts";
 
 const sizes = (quick: boolean) =>
   quick
     ? { stored: 2_000, due: 200, leadMs: 1_500, spanMs: 1_000 }
     : { stored: 1_000_000, due: 3_000, leadMs: 3_000, spanMs: 3_000 };
 const BATCH = 1_000;
+const BASELINE = new URL("../timeout_baseline.ts", import.meta.url).pathname;
 const DAY_MS = 86_400_000;
 
 /** B8. */
@@ -35,10 +38,10 @@ export const b8: Benchmark = {
   name: "b8",
   title: "B8 delayed jobs",
   metrics: [
-    { key: "b8.rss_mb", label: "B8 server RSS, 1M delayed jobs stored", unit: "MB" },
+    { key: "b8.rss_mb", label: "B8 server RSS with the delayed jobs stored", unit: "MB" },
     { key: "b8.ready_ms", label: "B8 restart with them: spawn -> listening", unit: "ms" },
-    { key: "b8.rebuild_ms", label: "B8 Scheduler.recover() (one window)", unit: "ms", digits: 1 },
-    { key: "b8.select_ms", label: "B8 plain SELECT of every scheduled row", unit: "ms", digits: 1 },
+    { key: "b8.rebuild_ms", label: "B8 Scheduler.recover() (one window)", unit: "ms" },
+    { key: "b8.select_ms", label: "B8 plain SELECT of every scheduled row", unit: "ms" },
     { key: "b8.p50", label: "B8 run_at -> agent has the job, p50", unit: "ms", digits: 2 },
     { key: "b8.p99", label: "B8 run_at -> agent has the job, p99", unit: "ms", digits: 2 },
     { key: "b8.timeout_p50", label: "B8 bare setTimeout lateness, p50", unit: "ms", digits: 2 },
@@ -52,8 +55,9 @@ export const b8: Benchmark = {
       "process vs `SELECT id, run_at FROM jobs WHERE state = 'scheduled'` (second of two tries " +
       `each, warm page cache); lateness: ${s.due} jobs due ${s.leadMs / 1000}-` +
       `${(s.leadMs + s.spanMs) / 1000} s after submission, to a simulated agent with 50 slots in ` +
-      "the harness process (time it receives `assign` minus `run_at`), against the same number " +
-      "of `setTimeout` timers for the same spread of instants in the harness process";
+      "the harness process (time it receives `assign` minus `run_at`), against `setTimeout` " +
+      "timers for the same instants, set at the same time in a process of their own " +
+      "(bench/timeout_baseline.ts)";
   },
   async run(ctx) {
     const s = sizes(ctx.quick);
@@ -80,8 +84,15 @@ export const b8: Benchmark = {
       });
       await sleep(1_000, ctx.signal);
       const rssMb = memory(server.child.pid).rss / 1e6;
-      const timeout = await timeoutLateness(s.due, s.leadMs, s.spanMs);
-      const jobdist = await jobdistLateness(server, s.due, s.leadMs, s.spanMs, ctx.signal);
+      // The baseline runs at the same time as the jobs, so both see the same machine noise.
+      const due = { start: Date.now() + s.leadMs, n: s.due, span_ms: s.spanMs };
+      const baseline = spawnChild("setTimeout baseline", [BASELINE, JSON.stringify(due)], {
+        signal: ctx.signal,
+      });
+      const jobdist = await jobdistLateness(server, due, ctx.signal);
+      const line = await baseline.waitForLine("stdout", (l) => l.startsWith("["), 30_000);
+      await baseline.stop();
+      const timeout: number[] = JSON.parse(line);
       return {
         "b8.rss_mb": rssMb,
         "b8.ready_ms": server.readyMs,
@@ -129,35 +140,16 @@ function measureRebuild(path: string, stored: number): { rebuildMs: number; sele
   return { rebuildMs, selectMs };
 }
 
-/** Instants `lead`..`lead + span` ms from now, `n` of them evenly spread (wall clock, ms). */
-function dueTimes(n: number, leadMs: number, spanMs: number): number[] {
-  const t0 = Date.now() + leadMs;
-  return Array.from({ length: n }, (_, i) => t0 + Math.floor(i * spanMs / n));
-}
-
-/** Lateness of bare `setTimeout` timers set for the same spread of instants, sorted. */
-async function timeoutLateness(n: number, leadMs: number, spanMs: number): Promise<number[]> {
-  const late = await Promise.all(
-    dueTimes(n, leadMs, spanMs).map((at) =>
-      new Promise<number>((resolve) =>
-        setTimeout(() => resolve(wallMs() - at), Math.max(0, at - Date.now()))
-      )
-    ),
-  );
-  return late.sort((a, b) => a - b);
-}
-
 /**
- * Lateness of `n` delayed jobs: a simulated agent in this process (a real WebSocket speaking the
+ * Lateness of delayed jobs due at `due`'s instants: a simulated agent in this process (a real WebSocket speaking the
  * agent protocol) notes when each `assign` arrives and finishes the job at once. Sorted.
  */
 async function jobdistLateness(
   server: BenchServer,
-  n: number,
-  leadMs: number,
-  spanMs: number,
+  due: BaselineConfig,
   signal: AbortSignal,
 ): Promise<number[]> {
+  const { n } = due;
   const assignedAt = new Map<number, number>();
   let allAssigned!: () => void;
   const done = new Promise<void>((resolve) => (allAssigned = resolve));
@@ -210,7 +202,7 @@ async function jobdistLateness(
         }
       };
     });
-    const times = dueTimes(n, leadMs, spanMs);
+    const times = instants(due);
     const runAt = new Map<number, number>();
     for (let i = 0; i < n; i += BATCH) {
       const specs: JobSpecInput[] = times.slice(i, i + BATCH).map((at) => ({
@@ -220,7 +212,7 @@ async function jobdistLateness(
       const { jobs } = await server.client.submitBatch(specs);
       for (const job of jobs) runAt.set(job.id, Date.parse(job.run_at!));
     }
-    const limit = leadMs + spanMs + 30_000;
+    const limit = due.start + due.span_ms + 30_000 - Date.now();
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(new Error(`${assignedAt.size} of ${n} delayed jobs assigned within ${limit} ms`));
