@@ -144,53 +144,58 @@ Deno.test("jobdist submit --webhook sets the job's webhook; a bad URL is a clear
 
 Deno.test("a webhook that hangs times out without delaying other jobs or their webhooks", async () => {
   const receiver = startReceiver((call, signal) =>
-    call.path === "/hang" ? hang(call, signal) : new Response("ok")
+    call.path.startsWith("/hang") ? hang(call, signal) : new Response("ok")
   );
   const server = await startTestServer({ webhooks: { secret: SECRET } });
   const agent = startTestAgent(server.url, { slots: 2 });
+  const deliveryOf = async (id: number) => (await server.client.job(id)).webhooks![0];
   try {
+    // A call that hangs far longer than this test: everything below happens while it does.
     const stuck = await server.client.submit({
       shell: "true",
-      webhook: { url: `${receiver.url}/hang`, timeout: "5s", max_attempts: 1 },
+      webhook: { url: `${receiver.url}/hang/long`, timeout: "5m" },
     });
     await receiver.waitFor(1);
-    // The hanging call is in flight: its delivery has no outcome yet.
-    const inFlight = (await server.client.job(stuck.id)).webhooks![0];
-    assert.equal(inFlight.state, "pending");
-    assert.equal(inFlight.attempts, 0);
-    // Meanwhile other jobs are dispatched, run, and their webhooks are delivered.
-    const others = await Promise.all([1, 2, 3].map((i) =>
-      server.client.submit({
-        shell: `echo ${i}`,
-        webhook: { url: `${receiver.url}/ok` },
-      })
-    ));
+    const others = await Promise.all(
+      [1, 2, 3].map((i) =>
+        server.client.submit({ shell: `echo ${i}`, webhook: { url: `${receiver.url}/ok` } })
+      ),
+    );
     for (const o of others) {
       assert.equal((await waitForJob(server.client, o.id)).state, "succeeded");
     }
-    const okCalls = await waitUntil(
-      () => receiver.received.filter((c) => c.path === "/ok").length === 3,
+    await waitUntil(
+      async () =>
+        (await Promise.all(others.map((o) => deliveryOf(o.id)))).every((d) =>
+          d.state === "succeeded"
+        ),
       10_000,
       "the other jobs' webhooks",
     );
-    assert.ok(okCalls);
+    assert.equal(receiver.received.filter((c) => c.path === "/ok").length, 3);
     // ...all while the hanging call was still unanswered.
-    const still = (await server.client.job(stuck.id)).webhooks![0];
+    const still = await deliveryOf(stuck.id);
     assert.equal(still.state, "pending");
     assert.equal(still.attempts, 0);
-    // Then its timeout ends it; with max_attempts 1 it is not tried again.
-    const [timedOut] = await waitUntil(
+    assert.equal(still.error, null);
+    // A call that hangs past its own timeout fails; with max_attempts 1 it is not made again.
+    const short = await server.client.submit({
+      shell: "true",
+      webhook: { url: `${receiver.url}/hang/short`, timeout: "1s", max_attempts: 1 },
+    });
+    const timedOut = await waitUntil(
       async () => {
-        const d = (await server.client.job(stuck.id)).webhooks!;
-        return d[0].state === "failed" ? d : null;
+        const d = await deliveryOf(short.id);
+        return d?.state === "failed" ? d : null;
       },
       20_000,
-      "the hanging delivery to time out",
+      "the short hanging delivery to time out",
     );
     assert.equal(timedOut.attempts, 1);
     assert.equal(timedOut.status_code, null);
-    assert.equal(timedOut.error, "no answer within 5.0s");
-    assert.equal(receiver.received.filter((c) => c.path === "/hang").length, 1);
+    assert.equal(timedOut.error, "no answer within 1.0s");
+    assert.equal(receiver.received.filter((c) => c.path === "/hang/short").length, 1);
+    assert.equal((await deliveryOf(stuck.id)).state, "pending");
   } finally {
     await agent.stop();
     await server.stop();
