@@ -9,16 +9,23 @@
  */
 
 import { z } from "zod";
+import { CreateTokenBody, CreateUserBody, EnrolBody } from "./access.ts";
 import { HostFacts, RuntimeInfo } from "./agent_wire.ts";
 import {
   AgentHealthQuery,
   AgentHealthView,
   AgentList,
   AgentPatch,
+  AgentRevokedView,
   AgentUptimeView,
   AgentView,
   AttemptView,
+  AuditEntrySchema,
+  AuditListSchema,
+  AuditQuery,
+  CreatedUserSchema,
   DrainRequest,
+  EnrolAnswerSchema,
   ErrorBody,
   FireViewSchema,
   HealthSampleView,
@@ -29,11 +36,24 @@ import {
   JobListQuery,
   JobView,
   LogQuery,
+  NewTokenViewSchema,
   NextFireQuery,
   NextFireTimes,
+  QueueList,
+  QueueName,
+  QueuePatch,
+  QueueView,
+  ReportQuery,
+  ReportSent,
+  ReportView,
   ScheduleListSchema,
   ScheduleViewSchema,
+  TokenListQuery,
+  TokenListSchema,
+  TokenViewSchema,
   UptimeWindowView,
+  UserListSchema,
+  UserViewSchema,
 } from "./http.ts";
 import { Backoff, JobSpec, Requires, Script } from "./job.ts";
 import { ScheduleSpec } from "./schedule.ts";
@@ -55,7 +75,7 @@ export interface Route {
   /** More detail, when the summary is not enough. */
   description?: string;
   /** The group it belongs to (an OpenAPI tag). */
-  tag: "jobs" | "agents" | "schedules" | "secrets" | "admin" | "meta";
+  tag: "jobs" | "agents" | "schedules" | "secrets" | "access" | "admin" | "meta";
   /** Path parameters: one string property per `:name` in `path`. */
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -71,6 +91,8 @@ export interface Route {
   response?: z.ZodType;
   /** Media type of a successful answer that is not JSON (text, a file). */
   media?: string;
+  /** Text media types the answer may come in instead of JSON (chosen by a query parameter). */
+  alternatives?: readonly string[];
   /** Error statuses beyond the ones every route of its kind has (401, 403, 400, 404, 413). */
   errors?: readonly ErrorStatus[];
   /** Served without a token. */
@@ -82,6 +104,10 @@ const JobId = z.strictObject({
 });
 const AgentRef = z.strictObject({
   id: z.string().min(1).describe("An agent's id or its unique name"),
+});
+const UserRef = z.strictObject({ name: z.string().min(1).describe("A user's name") });
+const TokenId = z.strictObject({
+  id: z.string().regex(/^\d{1,15}$/, "expected a token id").describe("A token's id"),
 });
 const ScheduleRef = z.strictObject({
   ref: z.string().min(1).describe("A schedule's id or its name"),
@@ -151,6 +177,24 @@ export const API = {
     status: 200,
     response: JobView,
     errors: [409],
+  },
+  listQueues: {
+    method: "GET",
+    path: "/api/v1/queues",
+    summary: "Queues with work or a limit: depth, active jobs, concurrency limit",
+    tag: "jobs",
+    status: 200,
+    response: QueueList,
+  },
+  setQueue: {
+    method: "PUT",
+    path: "/api/v1/queues/:name",
+    summary: "Set or remove a queue's concurrency limit",
+    tag: "jobs",
+    params: QueueName,
+    body: QueuePatch,
+    status: 200,
+    response: QueueView,
   },
   listAgents: {
     method: "GET",
@@ -358,6 +402,119 @@ export const API = {
     status: 200,
     response: SecretView,
   },
+  listUsers: {
+    method: "GET",
+    path: "/api/v1/users",
+    summary: "Every user (admins)",
+    tag: "access",
+    status: 200,
+    response: UserListSchema,
+  },
+  createUser: {
+    method: "POST",
+    path: "/api/v1/users",
+    summary: "Create a user, and by default a first token for them (admins)",
+    tag: "access",
+    body: CreateUserBody,
+    status: 201,
+    response: CreatedUserSchema,
+    errors: [409],
+  },
+  disableUser: {
+    method: "POST",
+    path: "/api/v1/users/:name/disable",
+    summary: "Disable a user: their tokens stop working (admins)",
+    tag: "access",
+    params: UserRef,
+    status: 200,
+    response: UserViewSchema,
+  },
+  enableUser: {
+    method: "POST",
+    path: "/api/v1/users/:name/enable",
+    summary: "Enable a disabled user (admins)",
+    tag: "access",
+    params: UserRef,
+    status: 200,
+    response: UserViewSchema,
+  },
+  listTokens: {
+    method: "GET",
+    path: "/api/v1/tokens",
+    summary: "Tokens, never their secrets (admins)",
+    tag: "access",
+    query: TokenListQuery,
+    status: 200,
+    response: TokenListSchema,
+  },
+  createToken: {
+    method: "POST",
+    path: "/api/v1/tokens",
+    summary: "Make a user token, or a join token that enrols one agent (admins)",
+    description: "The answer holds the token's secret; it is not shown again.",
+    tag: "access",
+    body: CreateTokenBody,
+    status: 201,
+    response: NewTokenViewSchema,
+  },
+  revokeToken: {
+    method: "DELETE",
+    path: "/api/v1/tokens/:id",
+    summary: "Revoke a token (admins)",
+    tag: "access",
+    params: TokenId,
+    status: 200,
+    response: TokenViewSchema,
+  },
+  enrolAgent: {
+    method: "POST",
+    path: "/api/v1/agents/enrol",
+    summary: "Enrol an agent with a join token; the answer is the agent's own token",
+    description: "Takes a join token (jd_j_…) as its bearer token, not an API token.",
+    tag: "access",
+    body: EnrolBody,
+    status: 201,
+    response: EnrolAnswerSchema,
+    errors: [409],
+  },
+  revokeAgent: {
+    method: "POST",
+    path: "/api/v1/agents/:id/revoke",
+    summary: "Revoke an enrolled agent's own tokens (admins)",
+    tag: "access",
+    params: AgentRef,
+    status: 200,
+    response: AgentRevokedView,
+  },
+  listAudit: {
+    method: "GET",
+    path: "/api/v1/audit",
+    summary: "The audit log, newest first (admins)",
+    tag: "access",
+    query: AuditQuery,
+    status: 200,
+    response: AuditListSchema,
+  },
+  getReport: {
+    method: "GET",
+    path: "/api/v1/report",
+    summary: "The report: jobs, failures and agent uptime over a period (admins)",
+    tag: "admin",
+    query: ReportQuery.extend({ format: z.enum(["json", "text", "html"]).default("json") }),
+    status: 200,
+    response: ReportView,
+    alternatives: ["text/plain", "text/html"],
+  },
+  sendReport: {
+    method: "POST",
+    path: "/api/v1/report:send",
+    summary: "Make the report and send it by the configured transports now (admins)",
+    tag: "admin",
+    query: ReportQuery,
+    status: 200,
+    response: ReportSent,
+    errors: [409],
+  },
   getOpenApi: {
     method: "GET",
     path: "/api/v1/openapi.json",
@@ -390,6 +547,8 @@ export const API_SCHEMAS: Record<string, z.ZodType> = {
   JobList,
   JobBatch,
   JobBatchView,
+  QueueView,
+  QueueList,
   AgentView,
   AgentList,
   AgentPatch,
@@ -407,6 +566,17 @@ export const API_SCHEMAS: Record<string, z.ZodType> = {
   SecretInput,
   SecretView,
   SecretList,
+  UserView: UserViewSchema,
+  UserList: UserListSchema,
+  TokenView: TokenViewSchema,
+  NewTokenView: NewTokenViewSchema,
+  TokenList: TokenListSchema,
+  CreatedUser: CreatedUserSchema,
+  EnrolAnswer: EnrolAnswerSchema,
+  AuditEntry: AuditEntrySchema,
+  AuditList: AuditListSchema,
+  Report: ReportView,
+  ReportSent,
 };
 
 type Field<K extends OperationId, F extends string> = (typeof API)[K] extends

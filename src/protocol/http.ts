@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { Duration, JOB_STATES, JobSpec } from "./job.ts";
 import { HostFacts, RuntimeInfo } from "./agent_wire.ts";
+import { UserRole } from "./access.ts";
 import { ScheduleSpec } from "./schedule.ts";
 
 /** An instant as the server writes it: RFC 3339 in UTC (`2026-11-23T14:25:00.000Z`). */
@@ -64,6 +65,16 @@ export const WebhookDeliveryView = z.strictObject({
 export type WebhookDeliveryView = z.infer<typeof WebhookDeliveryView>;
 
 /** A job as the API shows it. Instants are RFC 3339. */
+/** Where a batch stands: its tasks by state. */
+export const BatchProgressView = z.strictObject({
+  completions: Int,
+  parallelism: Int,
+  tasks: z.partialRecord(z.enum(JOB_STATES), Int).describe("Its tasks by state"),
+  failed_attempts: Int.describe("Failed attempts of all tasks (against backoff_limit)"),
+}).describe("A batch's progress");
+/** Where a batch stands. */
+export type BatchProgressView = z.infer<typeof BatchProgressView>;
+
 export const JobView = z.strictObject({
   id: Int,
   name: z.string().nullable(),
@@ -84,6 +95,11 @@ export const JobView = z.strictObject({
   attempt_count: Int,
   agent_id: z.string().nullable(),
   output_bytes: Int,
+  /** The batch this job is a task of, and its index there (`JOBDIST_INDEX`). */
+  parent_id: Int.nullable().optional().describe("The batch this job is a task of"),
+  batch_index: Int.nullable().optional().describe("Its JOBDIST_INDEX within the batch"),
+  /** A batch's progress (jobs with `completions`). */
+  batch: BatchProgressView.optional(),
   /** Only on `GET /jobs/:id`. */
   attempts: z.array(AttemptView).optional().describe("Only on GET /jobs/{id}"),
   /** Webhook deliveries, oldest first; only on `GET /jobs/:id`, for a job with a `webhook`. */
@@ -107,6 +123,30 @@ export const JobBatch = z.strictObject({ jobs: z.array(JobSpec).min(1).max(10_00
 
 /** The answer to `POST /api/v1/jobs:batch`, in the order submitted. */
 export const JobBatchView = z.strictObject({ jobs: z.array(JobView) });
+
+/** A queue: its depth, the jobs of it holding an agent, its concurrency limit. */
+export const QueueView = z.strictObject({
+  name: z.string(),
+  queued: Int,
+  active: Int.describe("Jobs of the queue holding an agent"),
+  limit: Int.nullable().describe("Most jobs of the queue that may hold an agent at once"),
+}).describe("A queue and its concurrency limit");
+/** A queue as the API shows it. */
+export type QueueView = z.infer<typeof QueueView>;
+
+/** `GET /api/v1/queues`. */
+export const QueueList = z.strictObject({ queues: z.array(QueueView) });
+
+/** `PUT /api/v1/queues/:name`. */
+export const QueuePatch = z.strictObject({
+  concurrency: z.number().int().min(1).max(1_000_000).nullable()
+    .describe("Most jobs that may hold an agent at once; null removes the limit"),
+});
+
+/** A queue name in a path. */
+export const QueueName = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, "expected a queue name"),
+});
 
 /** Status of an agent as the API shows it. */
 export const AgentStatus = z.enum(["idle", "busy", "draining", "disconnected", "lost"]);
@@ -158,6 +198,8 @@ export type AgentPatch = z.infer<typeof AgentPatch>;
 export const JobListQuery = z.strictObject({
   state: z.string().optional().describe("States, comma separated"),
   queue: z.string().optional(),
+  parent: z.string().regex(/^\d{1,15}$/, "expected a job id").optional()
+    .describe("Only the tasks of this batch"),
   limit: z.coerce.number().int().min(1).max(1000).default(50),
   cursor: z.string().regex(/^\d+$/, "expected a cursor from next_cursor").optional()
     .describe("next_cursor of the previous page"),
@@ -275,4 +317,140 @@ export const LogQuery = z.strictObject({
   stream: z.enum(["stdout", "stderr"]).optional().describe("Only this stream"),
   offset: z.coerce.number().int().min(0).default(0).describe("Byte offset to start from"),
   follow: z.enum(["1", "true"]).optional().describe("Stream until the job ends"),
+});
+
+/** A user (its type is `UserView` in `access.ts`). */
+export const UserViewSchema = z.strictObject({
+  id: Int,
+  name: z.string(),
+  role: UserRole,
+  disabled: z.boolean(),
+  created_at: Instant,
+  created_by: z.string().nullable(),
+}).describe("A user");
+
+/** `GET /api/v1/users`. */
+export const UserListSchema = z.strictObject({ users: z.array(UserViewSchema) });
+
+/** A token, never its secret (its type is `TokenView` in `access.ts`). */
+export const TokenViewSchema = z.strictObject({
+  id: Int,
+  kind: z.enum(["user", "agent", "join"]),
+  prefix: z.string().describe("The first characters of the token"),
+  user: z.string().nullable(),
+  agent_id: z.string().nullable(),
+  name: z.string().nullable(),
+  created_at: Instant,
+  created_by: z.string().nullable(),
+  expires_at: Instant.nullable(),
+  revoked_at: Instant.nullable(),
+  used_at: Instant.nullable(),
+  status: z.enum(["active", "expired", "revoked", "used"]),
+}).describe("A token, never its secret");
+
+/** A new token with its secret (its type is `NewTokenView` in `access.ts`). */
+export const NewTokenViewSchema = TokenViewSchema.extend({
+  token: z.string().describe("The secret: shown this once"),
+}).describe("A new token with its secret");
+
+/** `GET /api/v1/tokens`. */
+export const TokenListSchema = z.strictObject({ tokens: z.array(TokenViewSchema) });
+
+/** Query of `GET /api/v1/tokens`. */
+export const TokenListQuery = z.strictObject({
+  user: z.string().optional().describe("Only this user's tokens"),
+});
+
+/** `POST /api/v1/users` (its type is `CreatedUser` in `access.ts`). */
+export const CreatedUserSchema = z.strictObject({
+  user: UserViewSchema,
+  token: NewTokenViewSchema.nullable(),
+});
+
+/** `POST /api/v1/agents/enrol` (its type is `EnrolAnswer` in `access.ts`). */
+export const EnrolAnswerSchema = z.strictObject({
+  agent_id: z.string(),
+  token: z.string().describe("The agent's own token: keep it, it is not shown again"),
+});
+
+/** `POST /api/v1/agents/:id/revoke`. */
+export const AgentRevokedView = z.strictObject({ agent_id: z.string(), revoked_tokens: Int });
+
+/** One audit record (its type is `AuditEntry` in `access.ts`). */
+export const AuditEntrySchema = z.strictObject({
+  id: Int,
+  at: Instant,
+  action: z.string(),
+  outcome: z.enum(["ok", "denied"]),
+  principal: z.string().nullable(),
+  role: z.string().nullable(),
+  source: z.string().nullable().describe("The caller's address as the server saw it"),
+  target: z.string().nullable().describe("What it was done to: job 42, user alice, token 7, …"),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+}).describe("One audit record");
+
+/** `GET /api/v1/audit` (its type is `AuditList` in `access.ts`). */
+export const AuditListSchema = z.strictObject({
+  entries: z.array(AuditEntrySchema).describe("Newest first"),
+  next_cursor: z.string().nullable().describe("Pass as cursor for the next page"),
+});
+
+/** Query of `GET /api/v1/audit`. */
+export const AuditQuery = z.strictObject({
+  action: z.string().optional(),
+  principal: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z.string().regex(/^\d{1,15}$/, "expected an entry id").optional()
+    .describe("next_cursor of the previous page"),
+});
+
+const Outcomes = { finished: Int, succeeded: Int, failed: Int, timed_out: Int, cancelled: Int };
+
+/** The daily report as JSON (its type is `Report` in `src/server/report.ts`). */
+export const ReportView = z.strictObject({
+  from: Instant,
+  to: Instant,
+  period_ms: Int,
+  totals: z.strictObject(Outcomes),
+  queues: z.array(z.strictObject({ queue: z.string(), ...Outcomes })),
+  slowest: z.array(z.strictObject({
+    id: Int,
+    name: z.string().nullable(),
+    queue: z.string(),
+    state: z.string(),
+    duration_ms: z.number(),
+  })),
+  most_failing: z.array(z.strictObject({
+    name: z.string().nullable(),
+    failed: Int,
+    timed_out: Int,
+    finished: Int,
+  })),
+  agents: z.array(z.strictObject({
+    id: z.string(),
+    name: z.string(),
+    status: z.string(),
+    uptime_percent: z.number().nullable(),
+    up_ms: z.number(),
+    known_ms: z.number(),
+  })),
+  agents_lost: z.array(z.strictObject({ id: z.string(), name: z.string(), last_seen: Instant })),
+  lost_attempts: Int.describe("Attempts requeued because their agent vanished"),
+}).describe("Jobs, failures and agent uptime over a period");
+
+/** Query of `GET /api/v1/report` and `POST /api/v1/report:send`. */
+export const ReportQuery = z.strictObject({
+  period: Duration.optional().describe("The period the report covers (default 24h)"),
+});
+
+/** `POST /api/v1/report:send`: how each transport fared. */
+export const ReportSent = z.strictObject({
+  ok: z.boolean().describe("Every transport delivered"),
+  from: Instant,
+  to: Instant,
+  deliveries: z.array(z.strictObject({
+    transport: z.enum(["smtp", "webhook"]),
+    ok: z.boolean(),
+    message: z.string(),
+  })),
 });

@@ -33,6 +33,7 @@ const TAGS: Record<Route["tag"], string> = {
   agents: "The agents, their health and their management",
   schedules: "Cron schedules",
   secrets: "Secrets that jobs get as environment variables by reference",
+  access: "Users, tokens, agent enrolment and the audit log",
   admin: "Backups and housekeeping",
   meta: "This description",
 };
@@ -102,6 +103,9 @@ function operation(id: string, route: Route, schemas: Schemas): Json {
     };
   } else if (route.response) {
     success.content = { "application/json": { schema: schemas.ref(route.response, "output") } };
+    for (const media of route.alternatives ?? []) {
+      (success.content as Json)[media] = { schema: { type: "string" } };
+    }
   }
   const responses: Json = { [route.status]: success };
   for (const status of errorStatuses(route)) {
