@@ -64,7 +64,6 @@ export const WebhookDeliveryView = z.strictObject({
 /** One call of a job's webhook for one event, with its tries and their outcome. */
 export type WebhookDeliveryView = z.infer<typeof WebhookDeliveryView>;
 
-/** A job as the API shows it. Instants are RFC 3339. */
 /** Where a batch stands: its tasks by state. */
 export const BatchProgressView = z.strictObject({
   completions: Int,
@@ -75,6 +74,7 @@ export const BatchProgressView = z.strictObject({
 /** Where a batch stands. */
 export type BatchProgressView = z.infer<typeof BatchProgressView>;
 
+/** A job as the API shows it. Instants are RFC 3339. */
 export const JobView = z.strictObject({
   id: Int,
   name: z.string().nullable(),
