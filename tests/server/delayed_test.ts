@@ -309,3 +309,25 @@ Deno.test("Scheduler: a delayed job cancelled before its window loads never runs
     store.close();
   }
 });
+
+Deno.test("Scheduler: after a restart, a delayed job past its deadline times out when it comes due", () => {
+  const store = openStore(":memory:");
+  const clock = { now: 10_000 };
+  const spec = parseJobSpec({ command: ["true"], deadline: "2s" });
+  const id = store.write(() =>
+    store.insertJob({ spec, state: "scheduled", run_at: 20_000, created_at: 9_000, owner: null })
+  );
+  const s = scheduler(store, clock); // a restart: the job was submitted by an earlier process
+  try {
+    s.recover();
+    clock.now = 20_000;
+    s.timers.runDue();
+    const row = store.getJob(id)!;
+    assert.equal(row.state, "timed_out");
+    assert.equal(row.reason, "deadline of 2s passed");
+    assert.equal(s.queuedCount, 0);
+  } finally {
+    s.stop();
+    store.close();
+  }
+});
