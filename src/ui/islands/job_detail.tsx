@@ -4,7 +4,7 @@
  * @module
  */
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { JobSpec, JobView, WebhookDeliveryView } from "../../protocol/mod.ts";
 import { isFinal } from "../lib/states.ts";
 import { LiveDot, StateBadge } from "../components.tsx";
@@ -50,6 +50,7 @@ export function JobDetail(props: JobDetailProps) {
       }
     },
   });
+  usePendingDeliveries(job, setJob);
   const act = async (what: () => Promise<void>) => {
     setBusy(true);
     setError(null);
@@ -202,6 +203,22 @@ export function JobDetail(props: JobDetailProps) {
       </details>
     </>
   );
+}
+
+/**
+ * A delivery's outcome changes no job state, so the live stream does not carry it: while one is
+ * pending, the job is fetched again every 2 s.
+ */
+function usePendingDeliveries(job: JobView, setJob: (job: JobView) => void): void {
+  const pending = job.webhooks?.some((d) => d.state === "pending") ?? false;
+  useEffect(() => {
+    if (!pending) return;
+    const timer = setInterval(async () => {
+      const fresh = await call<JobView>("GET", `${API}/jobs/${job.id}`).catch(() => null);
+      if (fresh) setJob(fresh);
+    }, 2_000);
+    return () => clearInterval(timer);
+  }, [pending, job.id]);
 }
 
 /** The job's webhook calls: one row per event, with the outcome of its last try. */
