@@ -27,15 +27,6 @@ import {
   type RouteResponse,
   type ScheduleSpecInput,
 } from "../protocol/mod.ts";
-import type {
-  AuditList,
-  CreatedUser,
-  CreateTokenInput,
-  CreateUserInput,
-  NewTokenView,
-  TokenView,
-  UserView,
-} from "../protocol/access.ts";
 
 /** A non-2xx answer from the server, or no answer at all (`status` 0, code `unreachable`). */
 export class ApiError extends Error {
@@ -217,50 +208,43 @@ export class Client {
   }
 
   /** Every user (admins only). */
-  async users(): Promise<{ users: UserView[] }> {
-    return await (await this.#fetch("GET", "/api/v1/users")).json();
+  users(): Promise<RouteResponse<"listUsers">> {
+    return this.call("listUsers", {});
   }
 
   /** Creates a user and (unless `token: false`) a first token, shown only in this answer. */
-  async createUser(body: CreateUserInput): Promise<CreatedUser> {
-    return await (await this.#fetch("POST", "/api/v1/users", body)).json();
+  createUser(body: RouteBody<"createUser">): Promise<RouteResponse<"createUser">> {
+    return this.call("createUser", { body });
   }
 
   /** Disables (or enables) a user: their tokens stop working at once. */
-  async setUserDisabled(name: string, disabled: boolean): Promise<UserView> {
-    const path = `/api/v1/users/${encodeURIComponent(name)}/${disabled ? "disable" : "enable"}`;
-    return await (await this.#fetch("POST", path)).json();
+  setUserDisabled(name: string, disabled: boolean): Promise<RouteResponse<"disableUser">> {
+    return this.call(disabled ? "disableUser" : "enableUser", { params: { name } });
   }
 
   /** Tokens (never their secrets), newest first; optionally of one user. */
-  async tokens(user?: string): Promise<{ tokens: TokenView[] }> {
-    const q = user === undefined ? "" : `?user=${encodeURIComponent(user)}`;
-    return await (await this.#fetch("GET", `/api/v1/tokens${q}`)).json();
+  tokens(user?: string): Promise<RouteResponse<"listTokens">> {
+    return this.call("listTokens", { query: { user } });
   }
 
   /** Makes a user token or a join token; the answer is the only copy of its secret. */
-  async createToken(body: CreateTokenInput): Promise<NewTokenView> {
-    return await (await this.#fetch("POST", "/api/v1/tokens", body)).json();
+  createToken(body: RouteBody<"createToken">): Promise<RouteResponse<"createToken">> {
+    return this.call("createToken", { body });
   }
 
   /** Revokes a token at once (open connections made with it close). */
-  async revokeToken(id: number): Promise<TokenView> {
-    return await (await this.#fetch("DELETE", `/api/v1/tokens/${id}`)).json();
+  revokeToken(id: number): Promise<RouteResponse<"revokeToken">> {
+    return this.call("revokeToken", { params: { id } });
   }
 
   /** Revokes an enrolled agent's own tokens and disconnects it. */
-  async revokeAgent(agent: string): Promise<{ agent_id: string; revoked_tokens: number }> {
-    const path = `/api/v1/agents/${encodeURIComponent(agent)}/revoke`;
-    return await (await this.#fetch("POST", path)).json();
+  revokeAgent(agent: string): Promise<RouteResponse<"revokeAgent">> {
+    return this.call("revokeAgent", { params: { id: agent } });
   }
 
   /** Audit entries, newest first (admins only). */
-  async audit(
-    q: { action?: string; principal?: string; limit?: number; cursor?: string } = {},
-  ): Promise<AuditList> {
-    const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
-    return await (await this.#fetch("GET", `/api/v1/audit?${params}`)).json();
+  audit(query: RouteQuery<"listAudit"> = {}): Promise<RouteResponse<"listAudit">> {
+    return this.call("listAudit", { query });
   }
 
   /** A job's output; with `follow`, a stream that ends when the job does. */

@@ -63,7 +63,7 @@ import { SecretInput, SecretList, SecretRef, SecretView } from "./secret.ts";
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Error statuses an operation may answer with, each with an {@linkcode ErrorBody}. */
-export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 429;
 
 /** One operation of the API. */
 export interface Route {
@@ -93,7 +93,7 @@ export interface Route {
   media?: string;
   /** Text media types the answer may come in instead of JSON (chosen by a query parameter). */
   alternatives?: readonly string[];
-  /** Error statuses beyond the ones every route of its kind has (401, 403, 400, 404, 413). */
+  /** Error statuses beyond the ones every route of its kind has (400, 401, 403, 404, 413, 429). */
   errors?: readonly ErrorStatus[];
   /** Served without a token. */
   public?: boolean;

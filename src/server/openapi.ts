@@ -23,9 +23,13 @@ const ERRORS: Record<ErrorStatus, { name: string; description: string }> = {
   400: { name: "Invalid", description: "The request was malformed; `field` names what to fix" },
   401: { name: "Unauthorized", description: "Missing or invalid bearer token" },
   403: { name: "Forbidden", description: "The token may not do this (agent tokens)" },
-  404: { name: "NotFound", description: "No such job, agent or schedule" },
+  404: { name: "NotFound", description: "No such job, agent, schedule, user, token or secret" },
   409: { name: "Conflict", description: "Not possible in the current state" },
   413: { name: "TooLarge", description: "The request body is too large" },
+  429: {
+    name: "TooManyRequests",
+    description: "Too many failed logins from this address, or submissions by this user",
+  },
 };
 
 const TAGS: Record<Route["tag"], string> = {
@@ -53,8 +57,13 @@ export function openApiDocument(routes: Record<string, Route> = API): Json {
     paths[path][route.method.toLowerCase()] = operation(id, route, schemas);
   }
   const responses = Object.fromEntries(
-    Object.values(ERRORS).map(({ name, description }) => [name, {
+    Object.entries(ERRORS).map(([status, { name, description }]) => [name, {
       description,
+      ...(status === "429" && {
+        headers: {
+          "Retry-After": { description: "Seconds to wait", schema: { type: "integer" } },
+        },
+      }),
       content: { "application/json": { schema: { $ref: `${REF}ErrorBody` } } },
     }]),
   );
@@ -132,7 +141,7 @@ function operation(id: string, route: Route, schemas: Schemas): Json {
 function errorStatuses(route: Route): ErrorStatus[] {
   const set = new Set<ErrorStatus>(route.errors ?? []);
   if (route.params || route.query || route.headers || route.body) set.add(400);
-  if (!route.public) set.add(401).add(403);
+  if (!route.public) set.add(401).add(403).add(429);
   if (route.params) set.add(404);
   if (route.body) set.add(413);
   return [...set].sort((a, b) => a - b);

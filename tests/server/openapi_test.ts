@@ -153,6 +153,11 @@ Deno.test("the OpenAPI document describes bodies, parameters, errors and securit
     $ref: "#/components/schemas/JobView",
   });
   assert.deepEqual(getJob.responses["404"], { $ref: "#/components/responses/NotFound" });
+  assert.deepEqual(getJob.responses["429"], { $ref: "#/components/responses/TooManyRequests" });
+  assert.equal(
+    doc.components.responses.TooManyRequests.headers["Retry-After"].schema.type,
+    "integer",
+  );
   // Requests are described as sent (defaults optional), answers as received.
   const submit = doc.paths["/api/v1/jobs"].post;
   assert.deepEqual(submit.requestBody.content["application/json"].schema, {
