@@ -99,9 +99,10 @@ legend { font-size: 13px; color: var(--muted); padding: 0 4px; }
 .bar { height: 8px; border-radius: 4px; background: var(--bg); border: 1px solid var(--border); overflow: hidden; }
 .bar > span { display: block; height: 100%; background: var(--run); }
 .uptime-pcts { display: flex; flex-wrap: wrap; gap: 2px 12px; font-variant-numeric: tabular-nums; }
-.timeline { position: relative; height: 10px; margin-top: 4px; border-radius: 3px; overflow: hidden;
-  background: var(--bg); border: 1px solid var(--border); }
-.timeline > span { position: absolute; top: 0; bottom: 0; min-width: 1px; }
+/* Stretches too short to see keep 2px; the old end gives way, so the newest stays in view. */
+.timeline { display: flex; justify-content: flex-end; height: 10px; margin-top: 4px;
+  border-radius: 3px; overflow: hidden; background: var(--bg); border: 1px solid var(--border); }
+.timeline > span { flex: 0 1 auto; min-width: 2px; }
 .timeline .seg-up { background: var(--ok); }
 .timeline .seg-down { background: var(--bad); }
 .timeline .seg-unknown { background: transparent; min-width: 0; }

@@ -45,9 +45,7 @@ export function Uptime({ uptime }: { uptime: UiUptime | undefined }) {
               key={s.start}
               class={`seg-${s.kind}`}
               data-segment={s.kind}
-              style={`left:${pct(s.start - uptime.from, span)}%;width:${
-                pct(s.end - s.start, span)
-              }%`}
+              style={`width:${pct(s.end - s.start, span)}%`}
               title={`${KIND_TEXT[s.kind]} ${clock(s.start)}–${clock(s.end)} (${
                 formatSpan(s.end - s.start)
               })`}
