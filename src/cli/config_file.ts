@@ -70,7 +70,7 @@ export function readConfigFile(
       );
       continue;
     }
-    const values = file.tables[key] = new Map();
+    const values = file.tables[key] = new Map<string, ConfigValue>();
     const byName = new Map(flags.filter((f) => f.name !== "config").map((f) => [f.name, f]));
     for (const [name, raw] of Object.entries(value)) {
       const flag = byName.get(name);
@@ -114,9 +114,7 @@ function checkValue(flag: Flag, value: unknown): ConfigValue | { error: string }
   for (const item of items) {
     const one = checkOne(flag, item);
     if (typeof one !== "string") {
-      return Array.isArray(value) && typeof one === "object" && "error" in one
-        ? { error: `${one.error} (in the list)` }
-        : one;
+      return Array.isArray(value) ? { error: `${one.error} (in the list)` } : one;
     }
     out.push(one);
   }
