@@ -8,8 +8,7 @@
 
 import { parseDuration } from "../protocol/mod.ts";
 import type { ReportConfig, SmtpConfig } from "../server/report_delivery.ts";
-import { ApiError } from "./client.ts";
-import { readCaFile } from "./connect.ts";
+import { clientFromArgs, readCaFile } from "./connect.ts";
 import {
   CLIENT_FLAGS,
   type Command,
@@ -205,12 +204,6 @@ async function readFlagFile(args: ParsedArgs, name: string): Promise<string | un
   }
 }
 
-/** One transport's outcome, as the server answers `POST /report:send`. */
-interface SendAnswer {
-  ok: boolean;
-  deliveries: Array<{ transport: string; ok: boolean; message: string }>;
-}
-
 /** `jobdist report`. */
 export const report: Command = {
   name: "report",
@@ -243,59 +236,25 @@ export const report: Command = {
     if (period !== undefined && !parseDuration(period)) {
       throw new UsageError(`Invalid --period "${period}": expected a duration such as 24h`);
     }
-    const query = period === undefined ? "" : `period=${encodeURIComponent(period)}`;
-    if (args.bool("send-now")) {
-      const answer = JSON.parse(
-        await call(args, "POST", `/api/v1/report:send?${query}`),
-      ) as SendAnswer;
-      for (const d of answer.deliveries) {
-        if (d.ok) console.log(`${d.transport}: ${d.message}`);
-        else console.error(`jobdist report: ${d.transport}: ${d.message}`);
+    const client = clientFromArgs(args);
+    try {
+      if (args.bool("send-now")) {
+        const answer = await client.call("sendReport", { query: { period } });
+        for (const d of answer.deliveries) {
+          if (d.ok) console.log(`${d.transport}: ${d.message}`);
+          else console.error(`jobdist report: ${d.transport}: ${d.message}`);
+        }
+        return answer.ok ? 0 : 1;
       }
-      return answer.ok ? 0 : 1;
+      const format = args.str("format")!;
+      if (format !== "text" && format !== "html" && format !== "json") {
+        throw new UsageError(`Invalid --format "${format}": expected text, html or json`);
+      }
+      const res = await client.request("getReport", { query: { format, period } });
+      console.log((await res.text()).trimEnd());
+    } finally {
+      client.close();
     }
-    const format = args.str("format")!;
-    if (!["text", "html", "json"].includes(format)) {
-      throw new UsageError(`Invalid --format "${format}": expected text, html or json`);
-    }
-    console.log((await call(args, "GET", `/api/v1/report?format=${format}&${query}`)).trimEnd());
     return 0;
   },
 };
-
-/**
- * One request to the server; resolves to the answer's text. `Client` (src/cli/client.ts) has no
- * report operations yet; this keeps its conventions (ws:// becomes http://, `--ca` for a private
- * CA, errors as {@linkcode ApiError}).
- */
-async function call(args: ParsedArgs, method: string, path: string): Promise<string> {
-  const base = args.str("server")!.replace(/\/+$/, "").replace(/^ws(s?):/, "http$1:");
-  const token = args.str("token");
-  const ca = args.str("ca");
-  const client = ca ? Deno.createHttpClient({ caCerts: readCaFile(ca) }) : undefined;
-  try {
-    let res: Response;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers: token ? { authorization: `Bearer ${token}` } : {},
-        client,
-      });
-    } catch (e) {
-      throw new ApiError(
-        0,
-        "unreachable",
-        `Cannot reach the server at ${base}: ${e instanceof Error ? e.message : e}`,
-      );
-    }
-    if (res.ok) return await res.text();
-    const body = await res.json().catch(() => undefined);
-    throw new ApiError(
-      res.status,
-      body?.error?.code ?? "http_error",
-      body?.error?.message ?? `${method} ${path} answered ${res.status}`,
-    );
-  } finally {
-    client?.close();
-  }
-}
