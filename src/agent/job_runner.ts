@@ -195,11 +195,12 @@ export class JobRunner {
     }
     return {
       ...this.#options.baseEnv,
+      // A batch's task brings its own index (and JOBDIST_BATCH_ID) in its env.
+      JOBDIST_INDEX: "0",
       ...env,
       JOBDIST_JOB_ID: String(a.job_id),
       JOBDIST_ATTEMPT: String(a.attempt),
       JOBDIST_ATTEMPT_ID: a.attempt_id,
-      JOBDIST_INDEX: "0",
     };
   }
 

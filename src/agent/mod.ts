@@ -137,10 +137,13 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
   const reaper = setInterval(() => worker.reapOrphans(), 10_000);
   // The connection outlives `signal` while running jobs drain and report.
   const connection = new AbortController();
-  signal.addEventListener("abort", async () => {
+  const stop = async () => {
     await worker.drain(config.drainTimeoutMs ?? 30_000);
     connection.abort();
-  }, { once: true });
+  };
+  // `signal` may have aborted while the runtimes were being detected.
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
   const ephemeral = watchEphemeral(worker, config, log, () => connection.abort());
   try {
     await runConnection(

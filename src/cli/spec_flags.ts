@@ -84,6 +84,50 @@ export const SPEC_FLAGS: Flag[] = [
   },
   { name: "tag", type: "string", multiple: true, value: "TAG", help: "tag for filtering" },
   {
+    name: "after",
+    type: "string",
+    multiple: true,
+    value: "ID",
+    help: "run only once job ID succeeded (repeat or comma-separate for several)",
+  },
+  { name: "slots", type: "string", value: "N", help: "agent slots the job takes (default 1)" },
+  {
+    name: "concurrency-key",
+    type: "string",
+    value: "KEY",
+    help: "at most --concurrency-limit jobs with KEY run at once",
+  },
+  {
+    name: "concurrency-limit",
+    type: "string",
+    value: "N",
+    help: "jobs with the same --concurrency-key that may run at once (default 1)",
+  },
+  {
+    name: "completions",
+    type: "string",
+    value: "N",
+    help: "a batch of N tasks, each with JOBDIST_INDEX 0..N-1",
+  },
+  {
+    name: "parallelism",
+    type: "string",
+    value: "N",
+    help: "tasks of the batch that may run at once (default 1)",
+  },
+  {
+    name: "backoff-limit",
+    type: "string",
+    value: "N",
+    help: "failed attempts of all tasks together past which the batch fails",
+  },
+  {
+    name: "success-count",
+    type: "string",
+    value: "N",
+    help: "the batch succeeds once N tasks have (success_policy.succeeded_count)",
+  },
+  {
     name: "webhook",
     type: "string",
     value: "URL",
@@ -159,6 +203,18 @@ export async function specFromArgs(args: ParsedArgs): Promise<JobSpecInput> {
   set("delay", args.str("delay"));
   set("run_at", args.str("run-at"));
   set("idempotency_key", args.str("idempotency-key"));
+  const after = args.list("after").flatMap((a) => a.split(",")).filter(Boolean);
+  if (after.length) {
+    spec.after = after.map((id) => intFlag(id.trim(), "after", 1, Number.MAX_SAFE_INTEGER));
+  }
+  set("slots", intFlag(args.str("slots"), "slots", 1, 1024));
+  set("concurrency_key", args.str("concurrency-key"));
+  set("concurrency_limit", intFlag(args.str("concurrency-limit"), "concurrency-limit", 1, 100_000));
+  set("completions", intFlag(args.str("completions"), "completions", 1, 100_000));
+  set("parallelism", intFlag(args.str("parallelism"), "parallelism", 1, 10_000));
+  set("backoff_limit", intFlag(args.str("backoff-limit"), "backoff-limit", 0, 1_000_000));
+  const successCount = intFlag(args.str("success-count"), "success-count", 1, 100_000);
+  if (successCount !== undefined) spec.success_policy = { succeeded_count: successCount };
   const webhook = args.str("webhook");
   if (webhook !== undefined) spec.webhook = { ...(spec.webhook as object ?? {}), url: webhook };
   const env = args.list("env");

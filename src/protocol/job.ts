@@ -4,14 +4,16 @@
  * ```
  *             +----------- cancel -----------+
  *             v                              |
- *  scheduled -> queued -> assigned -> running -> succeeded
+ *  waiting -> scheduled -> queued -> assigned -> running -> succeeded
+ *  (after)     (run_at)
  *    (run_at)     ^          |           |  \-> failed      (attempts exhausted / non-retryable)
  *                 |          |           |  \-> timed_out
  *                 +-- retry (backoff) ---+  \-> cancelled
  *                 +-- lease lost / agent lost (counts against max_lost)
  * ```
  *
- * A retry waiting for its backoff is `scheduled` again with a `run_at`.
+ * A retry waiting for its backoff is `scheduled` again with a `run_at`. A batch (`completions`)
+ * is a parent job whose tasks are jobs of their own; the parent is `running` while they run.
  * @module
  */
 
@@ -22,6 +24,8 @@ import { SecretName } from "./secret.ts";
 
 /** Every state a job can be in; the same strings are stored in SQLite. */
 export const JOB_STATES = [
+  /** Waiting for the jobs it runs `after` to succeed. */
+  "waiting",
   /** Waiting for its `run_at` (a delayed job, or a retry in its backoff). */
   "scheduled",
   /** Ready to run, waiting for an agent with a free slot that matches `requires`. */
@@ -55,8 +59,10 @@ export const TERMINAL_STATES: ReadonlySet<JobState> = new Set([
 export const ACTIVE_STATES: ReadonlySet<JobState> = new Set(["assigned", "running"]);
 
 const NEXT: Record<JobState, readonly JobState[]> = {
+  waiting: ["queued", "scheduled", "cancelled", "timed_out"],
   scheduled: ["queued", "cancelled", "timed_out"],
-  queued: ["assigned", "scheduled", "cancelled", "timed_out", "failed"],
+  // queued -> running: a batch whose tasks started.
+  queued: ["assigned", "running", "scheduled", "cancelled", "timed_out", "failed"],
   assigned: ["running", "queued", "scheduled", "succeeded", "failed", "timed_out", "cancelled"],
   running: ["queued", "scheduled", "succeeded", "failed", "timed_out", "cancelled"],
   succeeded: [],
@@ -127,6 +133,14 @@ export const Script = z.strictObject({
   source: z.string().max(1_000_000),
 });
 
+/** When a batch succeeds before all of its tasks have. */
+export const SuccessPolicy = z.strictObject({
+  succeeded_count: z.number().int().min(1).optional(),
+  succeeded_indexes: z.array(z.number().int().min(0)).min(1).max(100_000).optional(),
+}).refine((p) => p.succeeded_count !== undefined || p.succeeded_indexes !== undefined, {
+  message: "expected succeeded_count or succeeded_indexes",
+});
+
 /** What a webhook is called for: an attempt started, or the job reached its final state. */
 export const WEBHOOK_EVENTS = ["started", "finished"] as const;
 
@@ -186,6 +200,21 @@ export const JobSpec = z.strictObject({
   /** Past `max_output_bytes`: keep running and drop output (default), or fail the job. */
   on_output_limit: z.enum(["truncate", "fail"]).optional(),
   tags: z.array(z.string().min(1).max(64)).max(32).optional(),
+  /** Job ids that must succeed first; if one does not, this job is cancelled. */
+  after: z.array(z.number().int().positive()).min(1).max(1000).optional(),
+  /** Agent slots the job takes (a heavy job takes more than one). */
+  slots: z.number().int().min(1).max(1024).default(1),
+  /** At most `concurrency_limit` (default 1) jobs with the same key run at once. */
+  concurrency_key: z.string().regex(/^[A-Za-z0-9_.:\/-]{1,128}$/, "expected a key").optional(),
+  concurrency_limit: z.number().int().min(1).max(100_000).optional(),
+  /** A batch: run `completions` tasks, each with `JOBDIST_INDEX` 0..completions-1. */
+  completions: z.number().int().min(1).max(100_000).optional(),
+  /** Tasks of the batch that may run at once (default 1, like a Kubernetes Job). */
+  parallelism: z.number().int().min(1).max(10_000).optional(),
+  /** Failed attempts of all tasks together past which the batch fails. */
+  backoff_limit: z.number().int().min(0).max(1_000_000).optional(),
+  /** When fewer than all tasks suffice: enough successes, or these indexes succeeding. */
+  success_policy: SuccessPolicy.optional(),
 }).superRefine((spec, ctx) => {
   const kinds = [spec.command, spec.shell, spec.script].filter((k) => k !== undefined).length;
   if (kinds !== 1) {
@@ -199,6 +228,36 @@ export const JobSpec = z.strictObject({
   }
   if (spec.run_at !== undefined && spec.delay !== undefined) {
     ctx.addIssue({ code: "custom", path: ["delay"], message: "give run_at or delay, not both" });
+  }
+  if (spec.concurrency_limit !== undefined && spec.concurrency_key === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["concurrency_limit"],
+      message: "concurrency_limit needs a concurrency_key",
+    });
+  }
+  const n = spec.completions;
+  const batchOnly = ["parallelism", "backoff_limit", "success_policy"] as const;
+  for (const field of batchOnly) {
+    if (n === undefined && spec[field] !== undefined) {
+      ctx.addIssue({ code: "custom", path: [field], message: `${field} needs completions` });
+    }
+  }
+  const policy = spec.success_policy;
+  if (n !== undefined && policy?.succeeded_count !== undefined && policy.succeeded_count > n) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["success_policy", "succeeded_count"],
+      message: `expected at most completions (${n})`,
+    });
+  }
+  const badIndex = n === undefined ? undefined : policy?.succeeded_indexes?.find((i) => i >= n);
+  if (badIndex !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["success_policy", "succeeded_indexes"],
+      message: `index ${badIndex} is not below completions (${n})`,
+    });
   }
 });
 

@@ -36,8 +36,10 @@ export interface AgentState extends Offer {
   runtimes: Set<string>;
   labels: Record<string, string>;
   slots: number;
-  /** Attempts leased to it. */
-  attempts: Set<string>;
+  /** Attempts leased to it, with the slots each takes. */
+  attempts: Map<string, number>;
+  /** Slots its attempts take together. */
+  used: number;
   link: AgentLink | null;
   liveness: Liveness;
   /** An operator drained it (kept across reconnects and restarts). */
@@ -123,7 +125,8 @@ export class AgentRegistry {
         runtimeInfo,
         runtimes: new Set(runtimeInfo.map((r) => r.name)),
         slots: row.slots,
-        attempts: new Set(),
+        attempts: new Map(),
+        used: 0,
         link: null,
         liveness,
         draining: row.draining === 1,
@@ -161,9 +164,11 @@ export class AgentRegistry {
     return [...this.#free];
   }
 
-  /** Leases `attemptId` to `agent` (one of its slots). */
-  takeSlot(agent: AgentState, attemptId: string): void {
-    agent.attempts.add(attemptId);
+  /** Leases `attemptId` to `agent`, taking `slots` of its slots. */
+  takeSlot(agent: AgentState, attemptId: string, slots = 1): void {
+    if (agent.attempts.has(attemptId)) return;
+    agent.attempts.set(attemptId, slots);
+    agent.used += slots;
     this.#free.delete(agent); // to the back of the round-robin order, if still free
     this.#changed(agent);
   }
@@ -183,7 +188,8 @@ export class AgentRegistry {
       runtimeInfo: hello.runtimes,
       runtimes: new Set(hello.runtimes.map((r) => r.name)),
       slots: hello.slots,
-      attempts: old?.attempts ?? new Set(),
+      attempts: old?.attempts ?? new Map(),
+      used: old?.used ?? 0,
       link,
       liveness: "connected",
       draining: old?.draining ?? false,
@@ -259,15 +265,19 @@ export class AgentRegistry {
   }
 
   /** Counts an attempt against an agent's slots while recovering from the store. */
-  adopt(agentId: string, attemptId: string, _now: number): void {
+  adopt(agentId: string, attemptId: string, slots: number): void {
     const agent = this.#agents.get(agentId);
-    if (agent) this.takeSlot(agent, attemptId);
+    if (agent) this.takeSlot(agent, attemptId, slots);
   }
 
   /** Frees the slot of `attemptId`. */
   releaseSlot(agentId: string, attemptId: string): void {
     const agent = this.#agents.get(agentId);
-    if (agent?.attempts.delete(attemptId)) this.#changed(agent);
+    const slots = agent?.attempts.get(attemptId);
+    if (!agent || slots === undefined) return;
+    agent.attempts.delete(attemptId);
+    agent.used -= slots;
+    this.#changed(agent);
   }
 
   /** Starts or stops draining an agent; returns it, or `undefined` if unknown. */
@@ -355,8 +365,10 @@ export class AgentRegistry {
       labels: agent.labels,
       runtimes: agent.runtimeInfo,
       slots: agent.slots,
-      slots_used: agent.attempts.size,
-      running: [...agent.attempts].map(jobIdOf).filter((id): id is number => id !== undefined),
+      slots_used: agent.used,
+      running: [...agent.attempts.keys()].map(jobIdOf).filter((id): id is number =>
+        id !== undefined
+      ),
       connected_since: agent.connectedAt ? new Date(agent.connectedAt).toISOString() : null,
       last_seen: agent.lastSeen ? new Date(agent.lastSeen).toISOString() : null,
       facts: agent.facts,
@@ -371,7 +383,7 @@ export class AgentRegistry {
 
   #changed(agent: AgentState): void {
     const free = agent.liveness === "connected" && !agent.draining && !agent.selfDraining &&
-      !agent.disabled && agent.attempts.size < agent.slots && this.#agents.get(agent.id) === agent;
+      !agent.disabled && agent.used < agent.slots && this.#agents.get(agent.id) === agent;
     if (free) this.#free.add(agent);
     else this.#free.delete(agent);
     this.#events.emit({ type: "agent", id: agent.id });

@@ -7,6 +7,7 @@
  */
 
 import type { Requires } from "../protocol/job.ts";
+import type { Gate } from "./gates.ts";
 import { IndexedHeap } from "./heap.ts";
 
 /** What the dispatcher knows of a queued job. */
@@ -14,6 +15,8 @@ export interface QueuedJob {
   id: number;
   priority: number;
   queue: string;
+  /** Its concurrency key's and batch's gates (a queue's own limit is looked up when taken). */
+  gates?: Gate[];
 }
 
 /** What a job needs from an agent, normalised. */
@@ -21,6 +24,8 @@ export interface Needs {
   runtimes: string[];
   labels: Record<string, string>;
   agents: string[];
+  /** Slots the job takes. */
+  slots: number;
 }
 
 /** The parts of an agent the matcher looks at. */
@@ -29,6 +34,9 @@ export interface Offer {
   name: string;
   runtimes: ReadonlySet<string>;
   labels: Readonly<Record<string, string>>;
+  slots: number;
+  /** Slots taken by the jobs it runs. */
+  used: number;
 }
 
 /** A set of queued jobs that need the same thing. */
@@ -39,16 +47,18 @@ export interface Group {
 }
 
 /** Normalises a job's requirements (plus its script's runtime). */
-export function needsOf(requires: Requires | undefined, runtimes: string[]): Needs {
+export function needsOf(requires: Requires | undefined, runtimes: string[], slots = 1): Needs {
   return {
     runtimes: [...new Set(runtimes)].sort(),
     labels: Object.fromEntries(Object.entries(requires?.labels ?? {}).sort()),
     agents: [...(requires?.agents ?? [])].sort(),
+    slots,
   };
 }
 
-/** Whether an agent offers what a job needs. */
+/** Whether an agent offers what a job needs (busy or not: see {@linkcode hasRoom}). */
 export function matches(needs: Needs, offer: Offer): boolean {
+  if (offer.slots < needs.slots) return false;
   for (const r of needs.runtimes) if (!offer.runtimes.has(r)) return false;
   for (const [k, v] of Object.entries(needs.labels)) if (offer.labels[k] !== v) return false;
   if (
@@ -57,6 +67,11 @@ export function matches(needs: Needs, offer: Offer): boolean {
     return false;
   }
   return true;
+}
+
+/** Whether `offer` has free slots enough for a job that needs `needs`. */
+export function hasRoom(needs: Needs, offer: Offer): boolean {
+  return offer.slots - offer.used >= needs.slots;
 }
 
 /** Says which requirement no agent in `offers` meets, or `null` when some agent meets them all. */
@@ -70,7 +85,12 @@ export function unmetNeed(needs: Needs, offers: Iterable<Offer>): string | null 
   for (const [k, v] of Object.entries(needs.labels)) {
     if (!list.some((o) => o.labels[k] === v)) return `no connected agent has label ${k}=${v}`;
   }
-  if (needs.agents.length) return `no connected agent is named ${needs.agents.join(" or ")}`;
+  if (needs.agents.length && !list.some((o) => matches({ ...needs, slots: 1 }, o))) {
+    return `no connected agent is named ${needs.agents.join(" or ")}`;
+  }
+  if (!list.some((o) => o.slots >= needs.slots)) {
+    return `no connected agent has ${needs.slots} slots`;
+  }
   return "no connected agent meets all of the job's requirements together";
 }
 
@@ -126,17 +146,25 @@ export class QueueIndex {
 
   /** Takes the best job `offer` can run (highest priority, then oldest), if any. */
   take(offer: Offer, allowed: (queue: string) => boolean = () => true): QueuedJob | undefined {
+    return this.takeEntry(offer, allowed)?.job;
+  }
+
+  /** Like {@linkcode QueueIndex.take}, with what the job needs (to add it back later). */
+  takeEntry(
+    offer: Offer,
+    allowed: (queue: string) => boolean = () => true,
+  ): { job: QueuedJob; needs: Needs } | undefined {
     let best: Group | undefined;
     for (const g of this.#groups.values()) {
       const head = g.heap.peek()!;
       if (best && !before(head, best.heap.peek()!)) continue;
-      if (!allowed(head.queue) || !matches(g.needs, offer)) continue;
+      if (!allowed(head.queue) || !matches(g.needs, offer) || !hasRoom(g.needs, offer)) continue;
       best = g;
     }
     if (!best) return undefined;
     const job = best.heap.pop()!;
     this.#groupOf.delete(job.id);
     if (best.heap.size === 0) this.#groups.delete(best.key);
-    return job;
+    return { job, needs: best.needs };
   }
 }

@@ -282,7 +282,10 @@ export class Scheduler {
     }
     this.kick();
     await this.store.durable();
-    return accepted.map((a) => a.row);
+    // A batch started its tasks after its row was read.
+    return accepted.map((a) =>
+      a.fresh && a.spec.completions !== undefined ? this.store.getJob(a.row.id)! : a.row
+    );
   }
 
   /** Cancels job `id`: dequeues it, or tells its agent to kill the process group. */

@@ -30,6 +30,12 @@ export function jobView(row: JobRow, scheduler: Scheduler, detail = false): JobV
     agent_id: row.agent_id,
     output_bytes: row.output_bytes,
   };
+  if (row.parent_id !== null) {
+    view.parent_id = row.parent_id;
+    view.batch_index = row.batch_index;
+  }
+  const batch = scheduler.batchProgress(row, view.spec);
+  if (batch) view.batch = batch;
   if (detail) {
     view.attempts = scheduler.store.attemptsOf(row.id).map((a) => attemptView(a, scheduler));
     if (view.spec.webhook) view.webhooks = webhookDeliveries(scheduler.store, row.id);

@@ -197,3 +197,35 @@ Deno.test("specFromArgs() rejects bad numbers and pairs", async () => {
   assert.match((await usageError(["--shell", "x", "--env", "NOEQUALS"])).message, /--env/);
   assert.match((await usageError(["--shell", "x", "-l", "=v"])).message, /--label/);
 });
+
+Deno.test("specFromArgs() takes dependencies, slots, concurrency and batch flags", async () => {
+  const spec = await specOf([
+    "--after",
+    "3,4",
+    "--after",
+    "9",
+    "--slots",
+    "2",
+    "--concurrency-key",
+    "deploy-prod",
+    "--completions",
+    "10",
+    "--parallelism",
+    "3",
+    "--backoff-limit",
+    "4",
+    "--success-count",
+    "8",
+    "--shell",
+    "echo $JOBDIST_INDEX",
+  ]);
+  assert.deepEqual(spec.after, [3, 4, 9]);
+  assert.equal(spec.slots, 2);
+  assert.equal(spec.concurrency_key, "deploy-prod");
+  assert.equal(spec.completions, 10);
+  assert.equal(spec.parallelism, 3);
+  assert.equal(spec.backoff_limit, 4);
+  assert.deepEqual(spec.success_policy, { succeeded_count: 8 });
+  await assert.rejects(specOf(["--after", "x", "--shell", "true"]), /Invalid --after "x"/);
+  await assert.rejects(specOf(["--parallelism", "0", "--shell", "true"]), /--parallelism/);
+});

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnJobdist, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import {
+  spawnJobdist,
+  startTestAgent,
+  startTestServer,
+  waitForJob,
+  waitUntil,
+} from "../helpers.ts";
 
 Deno.test("agent --once runs one job, exits 0, and leaves the next job queued", async () => {
   const server = await startTestServer();
@@ -78,5 +84,20 @@ Deno.test("agent --max-jobs 2 runs two jobs then exits; --idle-exit ends an idle
   } finally {
     await server.stop();
     await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("an agent stopped while it is still starting up exits instead of hanging", async () => {
+  const server = await startTestServer();
+  try {
+    // Stopped before it has detected its runtimes or connected: stop() must still resolve.
+    const agent = startTestAgent(server.url);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const stuck = new Promise<string>((r) => timer = setTimeout(() => r("stuck"), 20_000));
+    const outcome = await Promise.race([agent.stop().then(() => "stopped"), stuck]);
+    clearTimeout(timer);
+    assert.equal(outcome, "stopped");
+  } finally {
+    await server.stop();
   }
 });

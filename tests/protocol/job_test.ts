@@ -149,6 +149,7 @@ Deno.test("JOB_STATES is a closed set split into terminal and active states", ()
     "scheduled",
     "succeeded",
     "timed_out",
+    "waiting",
   ]);
   for (const s of JOB_STATES) {
     assert.equal(isTerminal(s), TERMINAL_STATES.has(s));
@@ -171,12 +172,15 @@ Deno.test("canTransition() follows the state diagram", () => {
     ["running", "cancelled"],
     ["running", "scheduled"], // retry in backoff
     ["running", "queued"], // agent lost
+    ["queued", "running"], // a batch's tasks started
+    ["waiting", "queued"], // dependencies succeeded
+    ["waiting", "cancelled"], // a dependency failed
   ];
   for (const [from, to] of allowed) assert.ok(canTransition(from, to), `${from} -> ${to}`);
   const refused: Array<[JobState, JobState]> = [
     ["scheduled", "running"],
     ["scheduled", "succeeded"],
-    ["queued", "running"],
+    ["waiting", "running"],
     ["queued", "succeeded"],
     ["running", "assigned"],
     ["running", "running"],

@@ -13,7 +13,7 @@ function offer(
   labels: Record<string, string> = {},
   id = `id-${name}`,
 ): Offer {
-  return { id, name, runtimes: new Set(runtimes), labels };
+  return { id, name, runtimes: new Set(runtimes), labels, slots: 4, used: 0 };
 }
 
 const anything = needsOf(undefined, []);
@@ -29,6 +29,7 @@ Deno.test("needsOf() normalises requirements so equal needs compare equal", () =
     runtimes: ["go", "python"],
     labels: { arch: "arm", zone: "eu" },
     agents: ["a", "b"],
+    slots: 1,
   });
   assert.equal(JSON.stringify(a), JSON.stringify(b));
 });

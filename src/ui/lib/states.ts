@@ -9,6 +9,7 @@ import type { JobState } from "../../protocol/mod.ts";
 
 /** Every job state, in lifecycle order. */
 export const STATES = [
+  "waiting",
   "scheduled",
   "queued",
   "assigned",
