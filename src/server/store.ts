@@ -577,8 +577,10 @@ export class Store implements JobStore {
   /** Records that the agent started the process of the current attempt. */
   markStarted(jobId: number, attemptId: string, pid: number, now: number): void {
     this.#sql.run(
+      // Only an assigned job starts running: one cancelled (or timed out) while its agent
+      // was starting the process stays ended.
       `UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)
-        WHERE id = ? AND current_attempt = ?`,
+        WHERE id = ? AND current_attempt = ? AND state = 'assigned'`,
       now,
       jobId,
       attemptId,

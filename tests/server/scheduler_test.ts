@@ -60,3 +60,41 @@ Deno.test("scheduler.submit() sends a parseable assign frame for every timeout J
     assert.doesNotThrow(() => parseServerMessage(frame), `timeout ${timeout}`);
   }
 });
+
+Deno.test("a job cancelled between assign and the agent's started frame stays cancelled", async () => {
+  const { Rig } = await import("./sim_rig.ts");
+  const rig = new Rig();
+  try {
+    const a = rig.connect("a", 1);
+    const [job] = await rig.submit({ shell: "sleep 60" });
+    await rig.settle();
+    const attempt = a.held[0];
+    assert.equal(attempt, `${job.id}.1`);
+    await rig.scheduler.cancel(job.id);
+    // The agent had already started the process when the cancel reached it.
+    rig.scheduler.onAgentMessage(a.state, { type: "started", attempt_id: attempt, pid: 7 });
+    await rig.settle();
+    assert.equal(rig.state(job.id), "cancelled");
+    assert.ok(a.frames.some((f) => f.type === "cancel" && f.attempt_id === attempt));
+    rig.scheduler.onAgentMessage(a.state, {
+      type: "finished",
+      attempt_id: attempt,
+      log_seq: 0,
+      result: {
+        exit_code: null,
+        signal: "SIGTERM",
+        duration_ms: 5,
+        killed_by: "cancelled",
+        error: null,
+        truncated_bytes: 0,
+      },
+    });
+    await rig.settle();
+    const row = rig.store.getJob(job.id)!;
+    assert.equal(row.state, "cancelled");
+    assert.equal(row.reason, "cancelled by user");
+    assert.equal(rig.store.attemptsOf(job.id)[0].state, "cancelled");
+  } finally {
+    rig.close();
+  }
+});
