@@ -118,6 +118,8 @@ const BATCH_ONLY = [
   "run_at",
   "delay",
   "deadline",
+  // A task waiting for its turn (parallelism) is not late.
+  "queue_timeout",
   "idempotency_key",
 ] as const;
 /** How long past timeout + grace the server waits for the agent's own report. */

@@ -6,7 +6,13 @@ Deno.test("batch: completions=10, parallelism=3 never runs more than 3 tasks and
   try {
     const a = rig.connect("a", 2);
     const b = rig.connect("b", 2);
-    const [batch] = await rig.submit({ shell: "true", completions: 10, parallelism: 3 });
+    const [batch] = await rig.submit({
+      shell: "true",
+      completions: 10,
+      parallelism: 3,
+      queue_timeout: "1h",
+      deadline: "2h",
+    });
     assert.equal(rig.state(batch.id), "running");
     let peak = 0;
     for (let i = 0; i < 100; i++) {
@@ -21,6 +27,11 @@ Deno.test("batch: completions=10, parallelism=3 never runs more than 3 tasks and
     assert.deepEqual(tasks.map((t) => t.batch_index), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.ok(tasks.every((t) => t.state === "succeeded"));
     const envIndexes = tasks.map((t) => JSON.parse(t.spec).env.JOBDIST_INDEX);
+    // Limits of the batch as a whole are not each task's: a task waiting its turn is not late.
+    const taskSpec = JSON.parse(tasks[0].spec);
+    assert.equal(taskSpec.queue_timeout, undefined);
+    assert.equal(taskSpec.deadline, undefined);
+    assert.equal(taskSpec.completions, undefined);
     assert.deepEqual(envIndexes, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     const parent = rig.store.getJob(batch.id)!;
     assert.equal(parent.state, "succeeded");
