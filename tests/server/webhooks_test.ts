@@ -239,3 +239,41 @@ Deno.test("webhooks: retention deletes a pruned job's deliveries", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("webhooks: at most `concurrency` calls are in flight at once", async () => {
+  let open = 0;
+  const openAtArrival: number[] = [];
+  const unanswered: Array<() => void> = [];
+  const receiver = startReceiver(() => {
+    openAtArrival.push(++open);
+    return new Promise((resolve) =>
+      unanswered.push(() => {
+        open--;
+        resolve(new Response("ok"));
+      })
+    );
+  });
+  const server = await startTestServer({ webhooks: { secret: SECRET, concurrency: 2 } });
+  try {
+    const jobs: JobView[] = [];
+    for (let i = 0; i < 5; i++) {
+      jobs.push(await cancelled(server, { shell: "true", webhook: { url: receiver.url } }));
+    }
+    await receiver.waitFor(2);
+    // Room for a sender that ignored its bound to make a third call before any is answered.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(receiver.received.length, 2);
+    while (receiver.received.length < 5 || unanswered.length > 0) {
+      unanswered.shift()?.();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(openAtArrival.every((n) => n <= 2), `open calls at each arrival: ${openAtArrival}`);
+    for (const job of jobs) {
+      await deliveriesOf(server, job.id, (j) => j.webhooks?.[0]?.state === "succeeded");
+    }
+  } finally {
+    await server.stop();
+    for (const answer of unanswered.splice(0)) answer();
+    await receiver.close();
+  }
+});
