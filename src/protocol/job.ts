@@ -145,7 +145,7 @@ export const SuccessPolicy = z.strictObject({
 export const WEBHOOK_EVENTS = ["started", "finished"] as const;
 
 /** The longest a webhook call may take (`webhook.timeout`). */
-export const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
+const MAX_WEBHOOK_TIMEOUT_MS = 5 * 60_000;
 
 const isHttpUrl = (s: string) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol);
 
