@@ -16,16 +16,16 @@ Deno.test("parseListen() rejects what is not host:port", () => {
   assert.throws(() => parseListen("host:65536"), /port out of range/);
 });
 
-Deno.test("startServer() refuses a non-loopback address without a token", () => {
+Deno.test("startServer() refuses a non-loopback address without a token", async () => {
   const ac = new AbortController();
   for (const listen of ["0.0.0.0:0", ":0", "[::]:0"]) {
-    assert.throws(
-      () => startServer({ listen, db: ":memory:", tokens: [] }, ac.signal),
+    await assert.rejects(
+      startServer({ listen, db: ":memory:", tokens: [] }, ac.signal),
       /Refusing to listen on .* without a token/,
       listen,
     );
-    assert.throws(
-      () => startServer({ listen, db: ":memory:", tokens: [""] }, ac.signal),
+    await assert.rejects(
+      startServer({ listen, db: ":memory:", tokens: [""] }, ac.signal),
       /without a token/,
       `${listen} with an empty token`,
     );
