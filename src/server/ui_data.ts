@@ -1,12 +1,14 @@
 /**
  * What the dashboard's pages and its JSON endpoints read: the overview snapshot, filtered job
- * pages and pages of a job's output, straight from the scheduler and the store.
+ * pages, pages of a job's output and the jobs a job's page links to, straight from the scheduler
+ * and the store.
  * @module
  */
 
 import type { JobView } from "../protocol/mod.ts";
 import { isStoreFilter, type JobFilter, matchesJobFilter } from "../ui/lib/job_filter.ts";
 import type { UiLogChunk, UiLogPage, UiOverview } from "../protocol/ui_wire.ts";
+import { TASKS_SHOWN, toUiTask, type UiRelated } from "../ui/lib/related.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { UiMetrics } from "./ui_metrics.ts";
 import { agentViews, jobView } from "./views.ts";
@@ -115,6 +117,23 @@ export function logPage(
   const lastChunk = chunks[chunks.length - 1];
   const to = lastChunk ? lastChunk.offset + utf8Length(lastChunk.data) : from;
   return { chunks, from, to };
+}
+
+/**
+ * The jobs the page of job `view` links to: the jobs it waits on and, for a batch, its tasks by
+ * index (the last {@linkcode TASKS_SHOWN} of a bigger batch).
+ */
+export function relatedJobs(scheduler: Scheduler, view: JobView): UiRelated {
+  const store = scheduler.store;
+  const deps = view.spec.after ? store.depsOf(view.id) : [];
+  if (!view.batch) return { deps, tasks: [], more_tasks: false };
+  const rows = store.listJobs({ parentId: view.id, limit: TASKS_SHOWN + 1 });
+  const tasks = rows.slice(0, TASKS_SHOWN).map((r) => toUiTask(jobView(r, scheduler)));
+  return {
+    deps,
+    tasks: tasks.sort((a, b) => a.index - b.index),
+    more_tasks: rows.length > TASKS_SHOWN,
+  };
 }
 
 /** Byte length of `text` in UTF-8. */

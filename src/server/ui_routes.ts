@@ -31,7 +31,13 @@ import { PAGE_CSP } from "./headers.ts";
 import { HttpError } from "./http_error.ts";
 import { TooManyRequests } from "./rate_limit.ts";
 import type { Scheduler } from "./scheduler.ts";
-import { listJobPage, logPage, overviewSnapshot, resolveAgentFilter } from "./ui_data.ts";
+import {
+  listJobPage,
+  logPage,
+  overviewSnapshot,
+  relatedJobs,
+  resolveAgentFilter,
+} from "./ui_data.ts";
 import { forwardToApi, GATEWAY_PREFIX } from "./ui_gateway.ts";
 import { UiMetrics } from "./ui_metrics.ts";
 import {
@@ -143,7 +149,8 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     const p = await viewer(c);
     if (p instanceof Response) return p;
     const overview = hub.scopeOverview(overviewSnapshot(scheduler, metrics), ownerScope(p));
-    return page(c, 200, renderPage(OverviewPage, { ctx: context(), overview }));
+    const queues = scheduler.queues();
+    return page(c, 200, renderPage(OverviewPage, { ctx: context(), overview, queues }));
   });
 
   app.get("/agents", async (c) => {
@@ -218,7 +225,12 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     if (!row || !canRead(p, row.owner)) {
       return page(c, 404, renderPage(NotFoundPage, { ctx: context(), message: `No job ${id}.` }));
     }
-    const detail = { job: jobView(row, scheduler, true), log: logPage(scheduler, row.id, {}) };
+    const job = jobView(row, scheduler, true);
+    const detail = {
+      job,
+      log: logPage(scheduler, row.id, {}),
+      related: relatedJobs(scheduler, job),
+    };
     return page(c, 200, renderPage(JobPage, { ctx: context(), detail }));
   });
 
@@ -228,6 +240,15 @@ export function mountUi(app: Hono<Env>, deps: UiDeps): void {
     const filter = resolveAgentFilter(scheduler, parseJobFilter(url.searchParams));
     const limit = Math.min(500, Math.max(1, Number(url.searchParams.get("limit")) || PAGE_SIZE));
     return c.json(listJobPage(scheduler, filter, url.searchParams.get("cursor"), limit, owner));
+  });
+
+  app.get("/ui/data/jobs/:id/related", async (c) => {
+    const p = await requireViewer(c);
+    const id = c.req.param("id");
+    if (!/^\d{1,15}$/.test(id)) throw new HttpError(400, "invalid", `"${id}" is not a job id`);
+    const row = scheduler.store.getJob(Number(id));
+    if (!row || !canRead(p, row.owner)) throw new HttpError(404, "not_found", `No job ${id}`);
+    return c.json(relatedJobs(scheduler, jobView(row, scheduler)));
   });
 
   app.get("/ui/data/jobs/:id/log", async (c) => {

@@ -67,6 +67,8 @@ export class UiHub {
   readonly #clients = new Set<Client>();
   /** Jobs some browser watches, with the number of watchers. */
   readonly #watched = new Map<number, number>();
+  /** The watched jobs that are batches: their progress changes whenever a task changes. */
+  readonly #watchedBatches = new Set<number>();
   #subscription: AbortController | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dirtyJobs = new Set<number>();
@@ -108,7 +110,10 @@ export class UiHub {
 
   #join(client: Client): void {
     this.#clients.add(client);
-    for (const id of watchedJobs(client)) this.#watched.set(id, (this.#watched.get(id) ?? 0) + 1);
+    for (const id of watchedJobs(client)) {
+      this.#watched.set(id, (this.#watched.get(id) ?? 0) + 1);
+      if (this.#isBatch(id)) this.#watchedBatches.add(id);
+    }
     if (!this.#subscription) {
       this.#subscription = new AbortController();
       this.#scheduler.events.subscribe((ev) => this.#onEvent(ev), this.#subscription.signal);
@@ -134,6 +139,7 @@ export class UiHub {
       if (n > 0) this.#watched.set(id, n);
       else {
         this.#watched.delete(id);
+        this.#watchedBatches.delete(id);
         this.#logs.delete(id);
         this.#dirtyDetails.delete(id);
       }
@@ -189,6 +195,7 @@ export class UiHub {
   }
 
   #flush(): void {
+    this.#markBatches();
     const wants = (t: UiTopic) => [...this.#clients].some((c) => c.topics.has(t));
     if ((this.#dirtyJobs.size || this.#jobsOverflow) && wants("jobs")) {
       const ids = [...this.#dirtyJobs].sort((a, b) => b - a);
@@ -229,6 +236,24 @@ export class UiHub {
       }));
     }
     this.#overviewDirty = false;
+  }
+
+  /** Marks the watched batches whose tasks changed, so their progress is sent again. */
+  #markBatches(): void {
+    if (this.#watchedBatches.size === 0) return;
+    if (this.#jobsOverflow) {
+      for (const id of this.#watchedBatches) this.#dirtyDetails.add(id);
+      return;
+    }
+    for (const id of this.#dirtyJobs) {
+      const parent = this.#scheduler.store.getJob(id)?.parent_id;
+      if (parent != null && this.#watchedBatches.has(parent)) this.#dirtyDetails.add(parent);
+    }
+  }
+
+  #isBatch(id: number): boolean {
+    const row = this.#scheduler.store.getJob(id);
+    return row?.parent_id === null && JSON.parse(row.spec).completions !== undefined;
   }
 
   #overview() {

@@ -6,7 +6,7 @@
 
 import type { FunctionComponent } from "preact";
 import { renderToString } from "preact-render-to-string";
-import type { AgentView, JobView } from "../protocol/mod.ts";
+import type { AgentView, JobView, QueueView } from "../protocol/mod.ts";
 import { Island } from "./island.tsx";
 import { JobDetail, type JobDetailProps } from "./islands/job_detail.tsx";
 import { LiveAgents } from "./islands/live_agents.tsx";
@@ -35,10 +35,16 @@ export function renderPage<P extends object>(Page: FunctionComponent<P>, props: 
 }
 
 /** `/`. */
-export function OverviewPage({ ctx, overview }: { ctx: PageContext; overview: UiOverview }) {
+export function OverviewPage(
+  { ctx, overview, queues }: { ctx: PageContext; overview: UiOverview; queues: QueueView[] },
+) {
   return (
     <Layout title="Overview" active="overview" {...ctx}>
-      <Island name="LiveOverview" component={LiveOverview} props={{ overview, now: ctx.now }} />
+      <Island
+        name="LiveOverview"
+        component={LiveOverview}
+        props={{ overview, queues, now: ctx.now }}
+      />
     </Layout>
   );
 }

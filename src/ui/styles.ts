@@ -55,7 +55,7 @@ h2 { font-size: 16px; margin: 22px 0 10px; }
 .s-failed, .s-timed_out, .s-lost { color: var(--bad); }
 .s-cancelled, .s-draining, .s-paused { color: var(--warn); }
 .s-running, .s-assigned, .s-busy { color: var(--run); }
-.s-queued, .s-scheduled, .s-disconnected, .s-skipped { color: var(--wait); }
+.s-waiting, .s-queued, .s-scheduled, .s-disconnected, .s-skipped { color: var(--wait); }
 .live { font-size: 12px; color: var(--muted); display: inline-flex; gap: 6px; align-items: center; }
 .live::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: var(--wait); }
 .live[data-status="live"]::before { background: var(--ok); }
@@ -98,6 +98,11 @@ legend { font-size: 13px; color: var(--muted); padding: 0 4px; }
   border: 1px solid var(--border); }
 .bar { height: 8px; border-radius: 4px; background: var(--bg); border: 1px solid var(--border); overflow: hidden; }
 .bar > span { display: block; height: 100%; background: var(--run); }
+.progress { display: flex; height: 12px; margin: 8px 0; border-radius: 4px; overflow: hidden;
+  background: var(--bg); border: 1px solid var(--border); }
+.p-succeeded { background: var(--ok); } .p-failed { background: var(--bad); }
+.p-cancelled { background: var(--warn); } .p-running { background: var(--run); }
+.p-queued { background: var(--wait); opacity: .45; }
 .uptime-pcts { display: flex; flex-wrap: wrap; gap: 2px 12px; font-variant-numeric: tabular-nums; }
 /* Stretches too short to see keep 2px; the old end gives way, so the newest stays in view. */
 .timeline { display: flex; justify-content: flex-end; height: 10px; margin-top: 4px;

@@ -1,6 +1,9 @@
 /**
- * The job page: state, timeline, attempts, spec and the live log tail, with cancel and retry.
- * Live through the `job:<id>` topic, which carries the job's changes and its new output.
+ * The job page: state, timeline, attempts, spec and the live log tail, with cancel and retry; a
+ * batch's progress and tasks, a task's batch, and the jobs a job waits on. Live through the
+ * `job:<id>` topic, which carries the job's changes (a batch's, whenever a task changes) and its
+ * new output; a batch or a job with `after` also follows the `jobs` topic for its tasks' and
+ * dependencies' states.
  * @module
  */
 
@@ -13,12 +16,16 @@ import { formatBetween, formatInstant } from "../lib/format.ts";
 import { jobSummary } from "../lib/job_filter.ts";
 import { useLive, useNow } from "../lib/live.ts";
 import { addChunks, initialLog, LogTail } from "../log_tail.tsx";
-import type { UiLogPage } from "../../protocol/ui_wire.ts";
+import { applyChanges, type UiRelated } from "../lib/related.ts";
+import { BatchPanel } from "../batch.tsx";
+import type { UiLogPage, UiTopic } from "../../protocol/ui_wire.ts";
 
 /** Props of {@linkcode JobDetail}. */
 export interface JobDetailProps {
   job: JobView;
   log: UiLogPage;
+  /** The jobs it waits on and, for a batch, its tasks. */
+  related: UiRelated;
   /** When the server rendered the page (ms). */
   now: number;
 }
@@ -27,6 +34,7 @@ export interface JobDetailProps {
 export function JobDetail(props: JobDetailProps) {
   const [job, setJob] = useState(props.job);
   const [log, setLog] = useState(() => initialLog(props.log));
+  const [related, setRelated] = useState(props.related);
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
@@ -40,10 +48,24 @@ export function JobDetail(props: JobDetailProps) {
     );
     if (page) setLog((s) => addChunks(s, page.chunks));
   };
-  const status = useLive([`job:${id}`], {
-    onOpen: catchUp,
+  const followsOthers = props.job.batch !== undefined || props.related.deps.length > 0;
+  const refetchRelated = async () => {
+    const fresh = await call<UiRelated>("GET", `/ui/data/jobs/${id}/related`).catch(() => null);
+    if (fresh) setRelated(fresh);
+  };
+  const topics: UiTopic[] = followsOthers ? [`job:${id}`, "jobs"] : [`job:${id}`];
+  const status = useLive(topics, {
+    onOpen() {
+      catchUp();
+      // Tasks and dependencies that changed before the socket opened.
+      if (followsOthers) refetchRelated();
+    },
     onMessage(msg) {
       if (msg.type === "job" && msg.job.id === id) setJob(msg.job);
+      if (msg.type === "jobs" && followsOthers) {
+        if (msg.overflow) refetchRelated();
+        else setRelated((r) => applyChanges(r, msg.jobs, id));
+      }
       if (msg.type === "log" && msg.job_id === id) {
         setLog((s) => addChunks(s, msg.chunks));
         if (msg.gap) catchUp();
@@ -114,6 +136,27 @@ export function JobDetail(props: JobDetailProps) {
             <dd class="mono" style="word-break:break-all;max-height:9em;overflow:auto">
               {jobSummary(job)}
             </dd>
+            {job.parent_id != null && (
+              <>
+                <dt>Batch</dt>
+                <dd data-parent={job.parent_id}>
+                  <a href={`/jobs/${job.parent_id}`}>#{job.parent_id}</a>{" "}
+                  <span class="muted">task index {job.batch_index}</span>
+                </dd>
+              </>
+            )}
+            {related.deps.length > 0 && (
+              <>
+                <dt>After</dt>
+                <dd class="labels" aria-label="Runs after">
+                  {related.deps.map((d) => (
+                    <span key={d.id} data-dep={d.id} class="nowrap">
+                      <a href={`/jobs/${d.id}`}>#{d.id}</a> <StateBadge state={d.state} />
+                    </span>
+                  ))}
+                </dd>
+              </>
+            )}
             <dt>Queue</dt>
             <dd>
               {job.queue} <span class="muted">priority {job.priority}</span>
@@ -154,54 +197,75 @@ export function JobDetail(props: JobDetailProps) {
               : null}
           </dl>
         </section>
-        <section class="panel" aria-label="Attempts">
-          <h2 style="margin-top:0">Attempts ({job.attempt_count}/{job.spec.max_attempts})</h2>
-          {(job.attempts ?? []).length === 0
-            ? <p class="muted">Not run yet.</p>
-            : (
-              <div class="table-wrap">
-                <table>
-                  <thead>
-                    <tr>
-                      <th class="num">#</th>
-                      <th>Agent</th>
-                      <th>State</th>
-                      <th>Exit</th>
-                      <th>Took</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {(job.attempts ?? []).map((a) => (
-                      <tr>
-                        <td class="num">{a.n}</td>
-                        <td>{a.agent_name ?? a.agent_id ?? "—"}</td>
-                        <td>
-                          <StateBadge state={a.state} />
-                          {a.error && <div class="reason">{a.error}</div>}
-                        </td>
-                        <td>{a.signal ?? a.exit_code ?? "—"}</td>
-                        <td>{formatBetween(a.started_at, a.finished_at, now)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-        </section>
+        {job.batch
+          ? (
+            <BatchPanel
+              id={id}
+              batch={job.batch}
+              spec={job.spec}
+              tasks={related.tasks}
+              moreTasks={related.more_tasks}
+              now={now}
+            />
+          )
+          : <Attempts job={job} now={now} />}
       </div>
       {job.webhooks?.length ? <Webhooks deliveries={job.webhooks} /> : null}
-      <LogTail
-        jobId={id}
-        log={log}
-        setLog={setLog}
-        active={!done}
-        total={Math.max(job.output_bytes, log.end)}
-      />
+      {/* A batch runs nothing itself: the output is its tasks'. */}
+      {!job.batch && (
+        <LogTail
+          jobId={id}
+          log={log}
+          setLog={setLog}
+          active={!done}
+          total={Math.max(job.output_bytes, log.end)}
+        />
+      )}
       <details>
         <summary>Spec</summary>
         <pre class="panel" style="overflow:auto">{JSON.stringify(job.spec, null, 2)}</pre>
       </details>
     </>
+  );
+}
+
+/** The attempts of a job that runs itself (a batch's run in its tasks). */
+function Attempts({ job, now }: { job: JobView; now: number }) {
+  return (
+    <section class="panel" aria-label="Attempts">
+      <h2 style="margin-top:0">Attempts ({job.attempt_count}/{job.spec.max_attempts})</h2>
+      {(job.attempts ?? []).length === 0
+        ? <p class="muted">Not run yet.</p>
+        : (
+          <div class="table-wrap">
+            <table>
+              <thead>
+                <tr>
+                  <th class="num">#</th>
+                  <th>Agent</th>
+                  <th>State</th>
+                  <th>Exit</th>
+                  <th>Took</th>
+                </tr>
+              </thead>
+              <tbody>
+                {(job.attempts ?? []).map((a) => (
+                  <tr>
+                    <td class="num">{a.n}</td>
+                    <td>{a.agent_name ?? a.agent_id ?? "—"}</td>
+                    <td>
+                      <StateBadge state={a.state} />
+                      {a.error && <div class="reason">{a.error}</div>}
+                    </td>
+                    <td>{a.signal ?? a.exit_code ?? "—"}</td>
+                    <td>{formatBetween(a.started_at, a.finished_at, now)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+    </section>
   );
 }
 

@@ -7,7 +7,7 @@
 
 import { useRef, useState } from "preact/hooks";
 import type { JobView } from "../../protocol/mod.ts";
-import { STATES } from "../lib/states.ts";
+import { isFinal, STATES } from "../lib/states.ts";
 import { LiveDot, StateBadge } from "../components.tsx";
 import { call } from "../lib/api.ts";
 import { formatAgo, formatBetween, stateLabel } from "../lib/format.ts";
@@ -70,7 +70,7 @@ export function LiveJobs(props: LiveJobsProps) {
           State
           <select name="state">
             <option value="">any</option>
-            <option value="queued,scheduled,assigned,running" selected={isWaiting(filter)}>
+            <option value={UNFINISHED.join(",")} selected={isWaiting(filter)}>
               not finished
             </option>
             {STATES.map((s) => (
@@ -151,8 +151,12 @@ export function LiveJobs(props: LiveJobsProps) {
   );
 }
 
+/** The states of a job not finished yet. */
+const UNFINISHED = STATES.filter((s) => !isFinal(s));
+
+/** Whether the filter is "not finished" (in any order). */
 function isWaiting(f: JobFilter): boolean {
-  return f.states.join(",") === "queued,scheduled,assigned,running";
+  return f.states.length === UNFINISHED.length && UNFINISHED.every((s) => f.states.includes(s));
 }
 
 /** Applies changed jobs to the rows on screen. */

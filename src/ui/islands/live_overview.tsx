@@ -1,12 +1,15 @@
 /**
- * The overview: jobs by state, agents online and busy, the last hour as a chart, and recent
- * failures. Live through the `overview` topic.
+ * The overview: jobs by state, agents online and busy, queues with their concurrency limits, the
+ * last hour as a chart, and recent failures. Live through the `overview` topic; the queues are
+ * read again from `GET /api/v1/queues` whenever it says something changed.
  * @module
  */
 
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
+import type { QueueView } from "../../protocol/mod.ts";
 import { STATES } from "../lib/states.ts";
 import { LiveDot, StateBadge } from "../components.tsx";
+import { API, call } from "../lib/api.ts";
 import { formatAgo, stateLabel } from "../lib/format.ts";
 import { jobSummary } from "../lib/job_filter.ts";
 import { useLive, useNow } from "../lib/live.ts";
@@ -15,6 +18,7 @@ import type { UiMinute, UiOverview } from "../../protocol/ui_wire.ts";
 /** Props of {@linkcode LiveOverview}. */
 export interface LiveOverviewProps {
   overview: UiOverview;
+  queues: QueueView[];
   /** When the server rendered the page (ms). */
   now: number;
 }
@@ -22,10 +26,25 @@ export interface LiveOverviewProps {
 /** The overview island. */
 export function LiveOverview(props: LiveOverviewProps) {
   const [data, setData] = useState(props.overview);
+  const [queues, setQueues] = useState(props.queues);
   const now = useNow(props.now);
+  const reading = useRef({ busy: false, again: false });
+  const readQueues = async () => {
+    const r = reading.current;
+    if (r.busy) return void (r.again = true);
+    r.busy = true;
+    do {
+      r.again = false;
+      const list = await call<{ queues: QueueView[] }>("GET", `${API}/queues`).catch(() => null);
+      if (list) setQueues(list.queues);
+    } while (r.again);
+    r.busy = false;
+  };
   const status = useLive(["overview"], {
     onMessage(msg) {
-      if (msg.type === "overview") setData(msg.overview);
+      if (msg.type !== "overview") return;
+      setData(msg.overview);
+      readQueues();
     },
   });
   const { agents } = data;
@@ -57,6 +76,8 @@ export function LiveOverview(props: LiveOverviewProps) {
           <div class="l">slots in use</div>
         </a>
       </section>
+      <h2>Queues</h2>
+      <Queues queues={queues} />
       <h2>Last hour</h2>
       <Chart minutes={data.minutes} />
       <h2>Recent failures</h2>
@@ -93,6 +114,39 @@ export function LiveOverview(props: LiveOverviewProps) {
           </div>
         )}
     </>
+  );
+}
+
+/** Each queue's depth, the jobs of it holding an agent, and its concurrency limit. */
+function Queues({ queues }: { queues: QueueView[] }) {
+  if (queues.length === 0) return <p class="muted">No queued or running jobs, and no limits.</p>;
+  return (
+    <div class="panel table-wrap">
+      <table aria-label="Queues">
+        <thead>
+          <tr>
+            <th>Queue</th>
+            <th class="num">Queued</th>
+            <th class="num">Active</th>
+            <th class="num">Limit</th>
+          </tr>
+        </thead>
+        <tbody>
+          {queues.map((q) => (
+            <tr key={q.name} data-queue={q.name}>
+              <td>
+                <a href={`/jobs?queue=${encodeURIComponent(q.name)}`}>{q.name}</a>
+              </td>
+              <td class="num" data-queued>{q.queued}</td>
+              <td class="num" data-active>{q.active}</td>
+              <td class="num" data-limit>
+                {q.limit === null ? <span class="muted">none</span> : q.limit}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
