@@ -5,7 +5,12 @@
  * @module
  */
 
-import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
+import {
+  type Assignment,
+  type AttemptResult,
+  DEFAULT_MAX_LINE,
+  LOG_CHUNK_BYTES,
+} from "../protocol/mod.ts";
 import type { JobPolicy, RunAs } from "./isolation.ts";
 import { Masker } from "./mask.ts";
 import { JobProcess } from "./process.ts";
@@ -18,8 +23,11 @@ export type StopReason = "timeout" | "cancelled" | "stale" | "drain" | "output_l
 export interface RunnerCallbacks {
   /** The process started. */
   onStart(pid: number): void;
-  /** A piece of output, in order; the runner waits while the returned promise is pending. */
-  onOutput(stream: "stdout" | "stderr", data: string): void | Promise<void>;
+  /**
+   * A piece of output (bytes, cut only between UTF-8 characters, secrets masked), in order; the
+   * runner waits while the returned promise is pending.
+   */
+  onOutput(stream: "stdout" | "stderr", data: Uint8Array): void | Promise<void>;
 }
 
 /** Options of {@linkcode JobRunner}. */
@@ -39,8 +47,7 @@ export interface JobRunnerOptions {
   policy?: JobPolicy;
 }
 
-/** Largest piece of output handed to `onOutput` at once (characters). */
-const MAX_PIECE = 64 * 1024;
+const encoder = new TextEncoder();
 
 /** One attempt of one job. */
 export class JobRunner {
@@ -129,7 +136,7 @@ export class JobRunner {
       if (this.#truncated > 0) {
         await this.#callbacks.onOutput(
           "stderr",
-          `\n[jobdist: truncated ${this.#truncated} bytes]\n`,
+          encoder.encode(`\n[jobdist: truncated ${this.#truncated} bytes]\n`),
         );
       }
       return this.#result(status.code, status.signal, started, null);
@@ -206,10 +213,10 @@ export class JobRunner {
 
   /** Reads one stream to its end, handing capped pieces to `onOutput` in order. */
   async #pump(stream: ReadableStream<Uint8Array>, name: "stdout" | "stderr"): Promise<void> {
-    const decoder = new TextDecoder("utf-8", { fatal: false });
     const lines = new LineCap(this.assignment.spec.max_line_bytes ?? DEFAULT_MAX_LINE);
     const secrets = Object.values(this.assignment.secrets ?? {});
-    const mask = secrets.length ? new Masker(secrets) : null;
+    // Output goes on as bytes; only a job with secrets has it decoded, masked and re-encoded.
+    const text = secrets.length ? new MaskedText(new Masker(secrets)) : new Utf8Cut();
     const reader = stream.getReader();
     try {
       for (;;) {
@@ -223,13 +230,11 @@ export class JobRunner {
         const parts = lines.feed(value);
         // One read becomes one piece of output, however many lines it holds.
         if (parts.length) {
-          await this.#emit(name, decoder, mask, parts.length === 1 ? parts[0] : concat(parts));
+          await this.#emit(name, text, parts.length === 1 ? parts[0] : concat(parts));
         }
       }
-      for (const part of lines.end()) await this.#emit(name, decoder, mask, part);
-      const tail = decoder.decode();
-      const rest = mask ? mask.feed(tail) + mask.end() : tail;
-      if (rest) await this.#pass(name, rest);
+      for (const part of lines.end()) await this.#emit(name, text, part);
+      await this.#pass(name, text.end());
     } catch {
       // The pipe broke (process killed); what was read is kept.
     } finally {
@@ -238,15 +243,11 @@ export class JobRunner {
   }
 
   /**
-   * Counts `value` against the job's output cap and hands the kept part on as text, with the
-   * job's secrets masked (a secret cut off at the end of `value` is held for the next call).
+   * Counts `value` against the job's output cap and hands the kept part on, with the job's
+   * secrets masked (a secret or a character cut off at the end of `value` is held for the next
+   * call).
    */
-  async #emit(
-    name: "stdout" | "stderr",
-    decoder: TextDecoder,
-    mask: Masker | null,
-    value: Uint8Array,
-  ) {
+  async #emit(name: "stdout" | "stderr", text: OutputText, value: Uint8Array) {
     const cap = this.assignment.max_output_bytes;
     if (this.#outputBytes >= cap) {
       this.#truncated += value.byteLength;
@@ -260,21 +261,80 @@ export class JobRunner {
       if (this.assignment.spec.on_output_limit === "fail") this.stop("output_limit");
     }
     this.#outputBytes += bytes.byteLength;
-    const text = decoder.decode(bytes, { stream: true });
-    await this.#pass(name, mask ? mask.feed(text) : text);
+    await this.#pass(name, text.feed(bytes));
   }
 
-  /** Hands `text` to `onOutput` in pieces of at most {@linkcode MAX_PIECE} characters. */
-  async #pass(name: "stdout" | "stderr", text: string) {
-    for (let i = 0; i < text.length;) {
-      let end = Math.min(text.length, i + MAX_PIECE);
-      // Never split a surrogate pair between two pieces.
-      const last = text.charCodeAt(end - 1);
-      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-      await this.#callbacks.onOutput(name, text.slice(i, end));
+  /**
+   * Hands `bytes` (whole characters) to `onOutput` in pieces of at most
+   * {@linkcode LOG_CHUNK_BYTES}, never cutting a character.
+   */
+  async #pass(name: "stdout" | "stderr", bytes: Uint8Array) {
+    for (let i = 0; i < bytes.length;) {
+      let end = Math.min(bytes.length, i + LOG_CHUNK_BYTES);
+      if (end < bytes.length) end = i + utf8Boundary(bytes.subarray(i, end));
+      await this.#callbacks.onOutput(name, bytes.subarray(i, end));
       i = end;
     }
   }
+}
+
+/** Turns one stream's kept bytes into the bytes to pass on, in whole characters. */
+interface OutputText {
+  /** The next bytes; returns what may be passed on now. */
+  feed(bytes: Uint8Array): Uint8Array;
+  /** The stream ended: the rest held back. */
+  end(): Uint8Array;
+}
+
+/** Passes bytes through as they are, holding back a character cut off at the end. */
+class Utf8Cut implements OutputText {
+  #held: Uint8Array | null = null;
+
+  feed(bytes: Uint8Array): Uint8Array {
+    const all = this.#held ? concat([this.#held, bytes]) : bytes;
+    const cut = utf8Boundary(all);
+    this.#held = cut < all.length ? all.slice(cut) : null;
+    return all.subarray(0, cut);
+  }
+
+  end(): Uint8Array {
+    const rest = this.#held ?? new Uint8Array(0);
+    this.#held = null;
+    return rest;
+  }
+}
+
+/** Decodes, masks the job's secrets and encodes again. */
+class MaskedText implements OutputText {
+  readonly #mask: Masker;
+  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
+
+  constructor(mask: Masker) {
+    this.#mask = mask;
+  }
+
+  feed(bytes: Uint8Array): Uint8Array {
+    return encoder.encode(this.#mask.feed(this.#decoder.decode(bytes, { stream: true })));
+  }
+
+  end(): Uint8Array {
+    return encoder.encode(this.#mask.feed(this.#decoder.decode()) + this.#mask.end());
+  }
+}
+
+/**
+ * Length of the longest prefix of `bytes` that does not end inside a UTF-8 character (bytes that
+ * are not UTF-8 count as whole characters).
+ */
+export function utf8Boundary(bytes: Uint8Array): number {
+  const n = bytes.length;
+  let i = n - 1;
+  // Step back over at most three continuation bytes to the lead byte of the last character.
+  while (i >= 0 && i > n - 4 && (bytes[i] & 0xc0) === 0x80) i--;
+  if (i < 0) return n;
+  const lead = bytes[i];
+  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return n - i < size ? i : n;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

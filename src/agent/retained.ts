@@ -6,10 +6,7 @@
  * @module
  */
 
-import type { AgentMessage } from "../protocol/mod.ts";
-
-/** One output frame. */
-export type LogFrame = Extract<AgentMessage, { type: "log" }>;
+import { encodeLogFrame, type LogFrame, parseLogFrame } from "../protocol/mod.ts";
 
 /** Memory shared by every attempt's retained output. */
 export class MemoryBudget {
@@ -57,15 +54,17 @@ export class RetainedOutput {
   /** Keeps `frame` until acknowledged. */
   add(frame: LogFrame): void {
     // Once spilling, stay on disk: the file must hold only frames newer than memory's.
-    if (this.#fileFirst < 0 && this.#budget.take(frame.data.length)) {
+    if (this.#fileFirst < 0 && this.#budget.take(frame.data.byteLength)) {
       this.#mem.push(frame);
-      this.#memBytes += frame.data.length;
+      this.#memBytes += frame.data.byteLength;
       return;
     }
-    Deno.writeTextFileSync(this.#spoolPath, JSON.stringify(frame) + "\n", {
-      append: true,
-      mode: 0o600,
-    });
+    // The spool holds the frames as sent, each behind its length (32-bit big-endian).
+    const bytes = encodeLogFrame(frame);
+    const record = new Uint8Array(4 + bytes.byteLength);
+    new DataView(record.buffer).setUint32(0, bytes.byteLength);
+    record.set(bytes, 4);
+    Deno.writeFileSync(this.#spoolPath, record, { append: true, mode: 0o600 });
     if (this.#fileFirst < 0) this.#fileFirst = frame.seq;
     this.#fileLast = frame.seq;
   }
@@ -74,7 +73,9 @@ export class RetainedOutput {
   ack(seq: number): void {
     let n = 0;
     let bytes = 0;
-    while (n < this.#mem.length && this.#mem[n].seq < seq) bytes += this.#mem[n++].data.length;
+    while (n < this.#mem.length && this.#mem[n].seq < seq) {
+      bytes += this.#mem[n++].data.byteLength;
+    }
     if (n) {
       this.#mem.splice(0, n);
       this.#memBytes -= bytes;
@@ -87,10 +88,13 @@ export class RetainedOutput {
   from(seq: number): LogFrame[] {
     const out = this.#mem.filter((f) => f.seq >= seq);
     if (this.#fileFirst >= 0 && seq <= this.#fileLast) {
-      for (const line of Deno.readTextFileSync(this.#spoolPath).split("\n")) {
-        if (!line) continue;
-        const frame: LogFrame = JSON.parse(line);
+      const file = Deno.readFileSync(this.#spoolPath);
+      const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+      for (let at = 0; at + 4 <= file.byteLength;) {
+        const end = at + 4 + view.getUint32(at);
+        const frame = parseLogFrame(file.subarray(at + 4, end));
         if (frame.seq >= seq) out.push(frame);
+        at = end;
       }
     }
     return out;

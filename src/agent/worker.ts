@@ -11,8 +11,10 @@ import {
   assertNever,
   type Assignment,
   type AttemptResult,
+  encodeLogFrame,
   type HostFacts,
   type InventoryItem,
+  type LogFrame,
   parseServerMessage,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -24,7 +26,7 @@ import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";
 import { jobBaseEnv, type JobPolicy, type RunAs } from "./isolation.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
-import { type LogFrame, MemoryBudget, RetainedOutput } from "./retained.ts";
+import { MemoryBudget, RetainedOutput } from "./retained.ts";
 import { findSetsid, killMarked } from "./process.ts";
 import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
 
@@ -196,7 +198,7 @@ export class Worker {
       } else if (r.action === "kill") {
         this.#markStale(r.attempt_id);
       } else {
-        for (const f of h.retained.from(r.log_seq)) this.#send(f);
+        for (const f of h.retained.from(r.log_seq)) this.#sendBytes(encodeLogFrame(f));
         if (h.result) this.#sendFinished(r.attempt_id, h);
       }
     }
@@ -250,11 +252,16 @@ export class Worker {
     });
   }
 
-  #output(id: string, h: Held, stream: "stdout" | "stderr", data: string): void | Promise<void> {
+  #output(
+    id: string,
+    h: Held,
+    stream: "stdout" | "stderr",
+    data: Uint8Array,
+  ): void | Promise<void> {
     if (h.stale) return;
     const frame: LogFrame = { type: "log", attempt_id: id, seq: h.nextSeq++, stream, data };
     h.retained.add(frame);
-    this.#send(frame);
+    this.#sendBytes(encodeLogFrame(frame));
     const socket = this.#socket;
     // While disconnected, output stays retained: in memory up to a budget, then on disk.
     if (socket && socket.bufferedAmount > SEND_HIGH_WATER) return this.#drained(socket);
@@ -297,9 +304,14 @@ export class Worker {
     this.#send({ type: "heartbeat", running, facts: hostFacts(this.#o.workRoot) });
   }
 
-  #send(msg: AgentMessage): void {
+  #send(msg: Exclude<AgentMessage, LogFrame>): void {
     const s = this.#socket;
     if (s && s.readyState === WebSocket.OPEN) s.send(JSON.stringify(msg));
+  }
+
+  #sendBytes(frame: Uint8Array<ArrayBuffer>): void {
+    const s = this.#socket;
+    if (s && s.readyState === WebSocket.OPEN) s.send(frame);
   }
 
   /** Stops taking work; lets running jobs finish for up to `timeoutMs`, then stops them. */

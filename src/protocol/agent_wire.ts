@@ -1,6 +1,8 @@
 /**
- * The agent <-> server protocol: JSON text frames over a WebSocket at `/ws/agent`, a
- * discriminated union on `type` split by direction and validated on receipt on both ends.
+ * The agent <-> server protocol over a WebSocket at `/ws/agent`: JSON text frames, a
+ * discriminated union on `type` split by direction and validated on receipt on both ends, and
+ * binary frames for job output (a small header, then the output's raw bytes), so output is never
+ * JSON-escaped, re-parsed or validated byte by byte.
  *
  * ```
  * agent                                   server
@@ -8,7 +10,7 @@
  *   | <-  welcome {heartbeat_ms, reconcile}   |   (or incompatible {reason}, then close)
  *   | <-  assign {attempt_id, spec, ...}      |
  *   | started {attempt_id, pid}           ->  |
- *   | log {attempt_id, seq, stream, data} ->  |   (ordered by seq per attempt)
+ *   | log [binary: header + bytes]        ->  |   (ordered by seq per attempt)
  *   | <-  log_ack {attempt_id, seq}           |   (output up to seq is durable)
  *   | finished {attempt_id, exit_code, ...} ->|
  *   | <-  ack {attempt_id} / reject           |   (result stored / attempt is stale: kill it)
@@ -25,16 +27,17 @@ import { z } from "zod";
 import { parseWith, ProtocolError } from "./errors.ts";
 import { JobSpec } from "./job.ts";
 
-/** Bumped on any incompatible change to the frames below. */
-export const PROTOCOL_VERSION = 1;
+/** Bumped on any incompatible change to the frames below (2: output in binary frames). */
+export const PROTOCOL_VERSION = 2;
 
 /** Largest frame either side accepts; larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 
-/** Largest `data` an agent puts in one `log` frame (bytes of UTF-8). */
+/** Largest `data` an agent puts in one `log` frame (bytes). */
 export const LOG_CHUNK_BYTES = 256 * 1024;
 
-const AttemptId = z.string().min(1).max(100);
+const ATTEMPT_ID_MAX = 100;
+const AttemptId = z.string().min(1).max(ATTEMPT_ID_MAX);
 
 /** A runtime an agent can run, with the version it found. */
 export const RuntimeInfo = z.strictObject({
@@ -89,8 +92,8 @@ export const HostFacts = z.strictObject({
 /** Host facts an agent reports with its heartbeats. */
 export type HostFacts = z.infer<typeof HostFacts>;
 
-/** Frames an agent sends. */
-export const AgentMessage = z.discriminatedUnion("type", [
+/** Text frames an agent sends (output goes in binary frames, see {@linkcode LogFrame}). */
+export const AgentTextMessage = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("hello"),
     protocol: z.number().int(),
@@ -111,13 +114,6 @@ export const AgentMessage = z.discriminatedUnion("type", [
   }),
   z.strictObject({ type: z.literal("started"), attempt_id: AttemptId, pid: z.number().int() }),
   z.strictObject({
-    type: z.literal("log"),
-    attempt_id: AttemptId,
-    seq: z.number().int().nonnegative(),
-    stream: z.enum(["stdout", "stderr"]),
-    data: z.string(),
-  }),
-  z.strictObject({
     type: z.literal("finished"),
     attempt_id: AttemptId,
     log_seq: z.number().int().nonnegative(),
@@ -132,8 +128,68 @@ export const AgentMessage = z.discriminatedUnion("type", [
     reason: z.string().max(1000),
   }),
 ]);
+/**
+ * A piece of a job's output, in order by `seq` per attempt; `data` is raw bytes, cut by the agent
+ * only between UTF-8 characters. On the wire it is a binary frame: byte 0 is
+ * {@linkcode LOG_FRAME_KIND}, byte 1 the stream (0 stdout, 1 stderr), bytes 2-5 `seq` (unsigned
+ * 32-bit big-endian), byte 6 the length N of the attempt id, then the attempt id (ASCII), then
+ * the data.
+ */
+export interface LogFrame {
+  type: "log";
+  attempt_id: string;
+  seq: number;
+  stream: "stdout" | "stderr";
+  data: Uint8Array;
+}
+
 /** Frames an agent sends. */
-export type AgentMessage = z.infer<typeof AgentMessage>;
+export type AgentMessage = z.infer<typeof AgentTextMessage> | LogFrame;
+
+/** First byte of a binary `log` frame. */
+export const LOG_FRAME_KIND = 1;
+const LOG_HEADER_BYTES = 7;
+
+/** Encodes `frame` as a binary frame. */
+export function encodeLogFrame(frame: LogFrame): Uint8Array<ArrayBuffer> {
+  const id = frame.attempt_id;
+  const out = new Uint8Array(LOG_HEADER_BYTES + id.length + frame.data.byteLength);
+  const view = new DataView(out.buffer);
+  out[0] = LOG_FRAME_KIND;
+  out[1] = frame.stream === "stdout" ? 0 : 1;
+  view.setUint32(2, frame.seq);
+  out[6] = id.length;
+  for (let i = 0; i < id.length; i++) out[LOG_HEADER_BYTES + i] = id.charCodeAt(i);
+  out.set(frame.data, LOG_HEADER_BYTES + id.length);
+  return out;
+}
+
+/** Decodes a binary frame from an agent (already size-checked); `data` is a view, not a copy. */
+export function parseLogFrame(bytes: Uint8Array): LogFrame {
+  if (bytes.byteLength < LOG_HEADER_BYTES || bytes[0] !== LOG_FRAME_KIND) {
+    throw new ProtocolError("", `expected a log frame (binary, first byte ${LOG_FRAME_KIND})`);
+  }
+  if (bytes[1] > 1) throw new ProtocolError("stream", "expected 0 (stdout) or 1 (stderr)");
+  const idLength = bytes[6];
+  const dataAt = LOG_HEADER_BYTES + idLength;
+  if (idLength < 1 || idLength > ATTEMPT_ID_MAX || bytes.byteLength < dataAt) {
+    throw new ProtocolError("attempt_id", `expected 1 to ${ATTEMPT_ID_MAX} bytes`);
+  }
+  let attemptId = "";
+  for (let i = LOG_HEADER_BYTES; i < dataAt; i++) {
+    if (bytes[i] < 0x21 || bytes[i] > 0x7e) {
+      throw new ProtocolError("attempt_id", "expected printable ASCII");
+    }
+    attemptId += String.fromCharCode(bytes[i]);
+  }
+  return {
+    type: "log",
+    attempt_id: attemptId,
+    seq: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(2),
+    stream: bytes[1] === 0 ? "stdout" : "stderr",
+    data: bytes.subarray(dataAt),
+  };
+}
 
 /** What the agent must do with an attempt from its inventory after reconnecting. */
 export const Reconcile = z.strictObject({
@@ -197,9 +253,10 @@ export const ServerMessage = z.discriminatedUnion("type", [
 /** Frames the server sends. */
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
-/** Parses a text frame (already size-checked) from an agent. */
-export function parseAgentMessage(text: string): AgentMessage {
-  return parseWith(AgentMessage, parseJsonFrame(text));
+/** Parses a frame (already size-checked) from an agent: JSON text, or binary output. */
+export function parseAgentMessage(frame: string | Uint8Array): AgentMessage {
+  if (typeof frame !== "string") return parseLogFrame(frame);
+  return parseWith(AgentTextMessage, parseJsonFrame(frame));
 }
 
 /** Parses a text frame from the server. */

@@ -56,25 +56,25 @@ export function acceptAgentSocket(socket: WebSocket, options: AgentHubOptions): 
   // Frames are handled strictly in order; hello needs an async token check.
   let chain = Promise.resolve();
 
+  // Job output arrives in binary frames (see `LogFrame`).
+  socket.binaryType = "arraybuffer";
   socket.onmessage = (ev) => {
-    if (typeof ev.data !== "string") {
-      sendMsg({ type: "error", code: "bad_frame", message: "expected a JSON text frame" });
-      return;
-    }
-    if (ev.data.length > MAX_FRAME_BYTES) {
+    const frame: string | Uint8Array = typeof ev.data === "string"
+      ? ev.data
+      : new Uint8Array(ev.data as ArrayBuffer);
+    if (frame.length > MAX_FRAME_BYTES) {
       link.close(1009, `frame larger than ${MAX_FRAME_BYTES} bytes`);
       return;
     }
-    const text = ev.data;
-    if (agent) return handle(text);
-    chain = chain.then(() => handle(text));
+    if (agent) return handle(frame);
+    chain = chain.then(() => handle(frame));
   };
 
-  const handle = (text: string): void | Promise<void> => {
+  const handle = (frame: string | Uint8Array): void | Promise<void> => {
     if (closed) return;
     let msg;
     try {
-      msg = parseAgentMessage(text);
+      msg = parseAgentMessage(frame);
     } catch (e) {
       const message = e instanceof ProtocolError ? e.message : String(e);
       sendMsg({ type: "error", code: "bad_frame", message: `Invalid frame: ${message}` });

@@ -18,6 +18,23 @@ export interface LogQuery {
 /** Bytes a follower may fall behind before it is dropped. */
 const FOLLOW_BACKLOG_BYTES = 8 * 1024 * 1024;
 
+// ignoreBOM: a byte order mark in the output is output, kept (and counted) like any other.
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * A piece of output as it is stored: its text, and its length in bytes of UTF-8 (what offsets
+ * count). Bytes that are not UTF-8 are stored as U+FFFD, so `bytes` then counts the text.
+ */
+export function outputText(data: Uint8Array): { text: string; bytes: number } {
+  try {
+    return { text: strictUtf8.decode(data), bytes: data.byteLength };
+  } catch {
+    const text = lenientUtf8.decode(data);
+    return { text, bytes: Buffer.byteLength(text, "utf8") };
+  }
+}
+
 /** The stored output from `offset` on. */
 export function readLog(store: JobStore, jobId: number, q: LogQuery): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [];

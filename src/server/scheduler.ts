@@ -6,7 +6,6 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import {
   type AgentMessage,
   type AttemptResult,
@@ -34,6 +33,7 @@ import { type Needs, needsOf, type QueuedJob, QueueIndex, unmetNeed } from "./qu
 import type { AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
 import { DelayedJobs } from "./delayed.ts";
+import { outputText } from "./logs.ts";
 
 /** An attempt an agent holds right now. */
 export interface ActiveAttempt {
@@ -523,8 +523,8 @@ export class Scheduler {
     const offset = this.#output.get(att.jobId) ?? 0;
     // The agent enforces the cap; this guards the server against an agent that does not.
     if (offset > att.maxOutput + 4 * LOG_CHUNK_BYTES) return;
-    const bytes = Buffer.byteLength(msg.data, "utf8");
-    const chunk = { offset, attempt_id: att.id, seq: msg.seq, stream: msg.stream, data: msg.data };
+    const { text, bytes } = outputText(msg.data);
+    const chunk = { offset, attempt_id: att.id, seq: msg.seq, stream: msg.stream, data: text };
     this.store.write(() => this.store.appendLog(att.jobId, chunk, bytes));
     this.#output.set(att.jobId, offset + bytes);
     this.events.emit({ type: "log", job_id: att.jobId, ...chunk });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { JobRunner, LineCap } from "../../src/agent/job_runner.ts";
+import { JobRunner, LineCap, utf8Boundary } from "../../src/agent/job_runner.ts";
 import { detectRuntimes } from "../../src/agent/runtimes.ts";
 import { type Assignment, type JobSpecInput, parseJobSpec } from "../../src/protocol/mod.ts";
 
@@ -17,6 +17,8 @@ function assignment(spec: JobSpecInput, extra: Partial<Assignment> = {}): Assign
   };
 }
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
 async function run(a: Assignment, onStart?: (r: JobRunner, pid: number) => void) {
   const out: Array<[string, string]> = [];
   const marker = `test-${crypto.randomUUID()}`;
@@ -26,7 +28,8 @@ async function run(a: Assignment, onStart?: (r: JobRunner, pid: number) => void)
     marker,
   }, {
     onStart: (pid) => onStart?.(runner, pid),
-    onOutput: (stream, data) => void out.push([stream, data]),
+    // Each piece holds whole characters: it decodes on its own.
+    onOutput: (stream, data) => void out.push([stream, strictUtf8.decode(data)]),
   });
   const result = await runner.run();
   const text = (s: string) => out.filter(([n]) => n === s).map(([, d]) => d).join("");
@@ -66,6 +69,24 @@ Deno.test("JobRunner.run() reports exit code, stderr and the job's environment",
   assert.equal(r.result.signal, null);
   assert.equal(r.stdout, "1 1 bar\n");
   assert.equal(r.stderr, "e\n");
+});
+
+Deno.test("JobRunner.run() passes multi-byte output on in whole characters", async () => {
+  // 10-byte lines: pipe reads (64 KiB) end inside characters; run() decodes each piece strictly.
+  const r = await run(assignment({ shell: "yes 'é€😀' | head -n 50000" }));
+  assert.equal(r.result.exit_code, 0);
+  assert.equal(r.stdout, "é€😀\n".repeat(50_000));
+});
+
+Deno.test("utf8Boundary() keeps a character cut off at the end for later", () => {
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  assert.equal(utf8Boundary(bytes("ab")), 2);
+  assert.equal(utf8Boundary(bytes("a😀")), 5);
+  assert.equal(utf8Boundary(bytes("a😀").subarray(0, 4)), 1);
+  assert.equal(utf8Boundary(bytes("a😀").subarray(0, 2)), 1);
+  assert.equal(utf8Boundary(bytes("é").subarray(0, 1)), 0);
+  // Bytes that are not UTF-8 pass as they are.
+  assert.equal(utf8Boundary(new Uint8Array([0x61, 0x80, 0x80, 0x80, 0x80])), 5);
 });
 
 Deno.test("JobRunner.run() caps output with a visible marker", async () => {

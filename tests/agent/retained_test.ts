@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { type LogFrame, MemoryBudget, RetainedOutput } from "../../src/agent/retained.ts";
+import { MemoryBudget, RetainedOutput } from "../../src/agent/retained.ts";
+import type { LogFrame } from "../../src/protocol/mod.ts";
 
-const frame = (seq: number, data = "x".repeat(10)): LogFrame => ({
+const frame = (seq: number, data = new Uint8Array(10).fill(seq)): LogFrame => ({
   type: "log",
   attempt_id: "1.1",
   seq,
@@ -19,6 +20,8 @@ Deno.test("RetainedOutput spills past the memory budget and resends in order", a
     assert.ok(r.spilled);
     assert.equal(budget.used, 30);
     assert.deepEqual(r.from(2).map((f) => f.seq), [2, 3, 4, 5, 6, 7, 8, 9]);
+    // Spilled frames come back whole from the spool file.
+    assert.deepEqual(r.from(7)[0], frame(7));
     r.ack(5);
     assert.equal(r.inMemory, 0);
     assert.equal(budget.used, 0, "acknowledged memory is given back");

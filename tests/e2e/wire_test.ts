@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../../src/protocol/mod.ts";
+import { encodeLogFrame, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../../src/protocol/mod.ts";
 import { spawnJobdist, startTestAgent, startTestServer, waitForJob } from "../helpers.ts";
 
 /** A raw WebSocket client that collects frames. */
@@ -54,13 +54,17 @@ Deno.test("agent hub: malformed frames get an error frame and the socket stays u
     s.ws.send(JSON.stringify({ type: "launch_missiles" }));
     assert.equal((await s.next()).type, "error");
     s.ws.send(new Uint8Array([1, 2, 3]));
-    assert.match(String((await s.next()).message), /JSON text frame/);
+    assert.match(String((await s.next()).message), /expected a log frame/);
     s.ws.send(JSON.stringify(hello("raw-1")));
     const welcome = await s.next();
     assert.equal(welcome.type, "welcome");
-    s.ws.send(
-      JSON.stringify({ type: "log", attempt_id: "999.1", seq: 0, stream: "stdout", data: "x" }),
-    );
+    s.ws.send(encodeLogFrame({
+      type: "log",
+      attempt_id: "999.1",
+      seq: 0,
+      stream: "stdout",
+      data: new Uint8Array([120]),
+    }));
     const reject = await s.next();
     assert.equal(reject.type, "reject");
     s.ws.send(JSON.stringify({ type: "heartbeat", running: "nope" }));
