@@ -1,6 +1,7 @@
 /**
  * Refreshes the dashboard screenshots in `docs/` (`deno task screenshots`): starts a server and
- * an agent on port 0, runs a few jobs, and photographs the overview and a job page in Chromium.
+ * an agent on port 0, runs a few jobs, and photographs the overview, a job page and a batch's page
+ * in Chromium.
  * @module
  */
 
@@ -31,6 +32,21 @@ try {
   });
   await c.submit({ command: ["false"], name: "check-disk", queue: "ops" });
   await c.submit({ shell: "sleep 30", name: "needs-gpu", requires: { labels: { gpu: "a100" } } });
+  await c.call("setQueue", { params: { name: "exports" }, body: { concurrency: 2 } });
+  for (const region of ["eu", "us", "apac", "latam"]) {
+    await c.submit({ shell: "sleep 60", name: `export-${region}`, queue: "exports" });
+  }
+  // Tasks 0-6 end (task 2 fails, which the success policy allows); 7-9 keep running, 10-11 wait.
+  const batch = await c.submit({
+    name: "render-frames",
+    queue: "render",
+    completions: 12,
+    parallelism: 3,
+    success_policy: { succeeded_count: 10 },
+    shell: 'echo "frame $JOBDIST_INDEX"; if [ "$JOBDIST_INDEX" = 2 ]; then exit 1; fi; ' +
+      'if [ "$JOBDIST_INDEX" -ge 7 ]; then sleep 60; fi',
+  });
+  await c.submit({ shell: "echo publishing", name: "publish-frames", after: [batch.id] });
   const build = await c.submit({
     name: "build-and-test",
     queue: "ci",
@@ -57,6 +73,11 @@ try {
     20_000,
     "reports",
   );
+  await waitUntil(
+    async () => (await c.job(batch.id)).batch?.tasks.succeeded === 6,
+    20_000,
+    "the batch's first tasks",
+  );
 
   const page = await browser.newPage();
   await page.goto(`${server.url}/`);
@@ -67,7 +88,11 @@ try {
   await page.locator(".live[data-status=live]").waitFor();
   await page.waitForTimeout(300);
   await page.screenshot({ path: new URL("job.png", docs).pathname, fullPage: true });
-  console.error("Wrote docs/overview.png and docs/job.png");
+  await page.goto(`${server.url}/jobs/${batch.id}`);
+  await page.locator(".live[data-status=live]").waitFor();
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: new URL("batch.png", docs).pathname, fullPage: true });
+  console.error("Wrote docs/overview.png, docs/job.png and docs/batch.png");
 } finally {
   await browser.dispose();
   for (const a of agents) await a.stop();

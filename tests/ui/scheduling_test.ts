@@ -185,7 +185,7 @@ Deno.test({
       agent = startTestAgent(server.url, { slots: 4 });
       await row.locator("[data-active]", { hasText: "2" }).waitFor({ timeout: 20_000 });
       await row.locator("[data-queued]", { hasText: "1" }).waitFor();
-      assert.equal(await row.locator("[data-limit]").innerText(), "2");
+      await row.locator("[data-at-limit]").waitFor();
       assert.equal(await sameDocument(page), true, "updated without a reload");
       for (const j of [waiting, ...jobs]) await server.client.cancel(j.id).catch(() => {});
     } finally {

@@ -121,7 +121,7 @@ export function LiveOverview(props: LiveOverviewProps) {
 function Queues({ queues }: { queues: QueueView[] }) {
   if (queues.length === 0) return <p class="muted">No queued or running jobs, and no limits.</p>;
   return (
-    <div class="panel table-wrap">
+    <div class="panel table-wrap" style="max-width:720px">
       <table aria-label="Queues">
         <thead>
           <tr>
@@ -141,6 +141,9 @@ function Queues({ queues }: { queues: QueueView[] }) {
               <td class="num" data-active>{q.active}</td>
               <td class="num" data-limit>
                 {q.limit === null ? <span class="muted">none</span> : q.limit}
+                {q.limit !== null && q.active >= q.limit && q.queued > 0 && (
+                  <div class="reason" data-at-limit>full: jobs wait</div>
+                )}
               </td>
             </tr>
           ))}
