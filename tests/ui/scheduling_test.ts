@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { startTestAgent, startTestServer, waitForJob } from "../helpers.ts";
+import { startTestAgent, startTestServer } from "../helpers.ts";
 import { browserMissing, launchBrowser } from "./browser.ts";
 
 const missing = await browserMissing();
@@ -98,7 +98,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ui: a dependent job shows the job it waits on, why, and follows it live",
+  name: "ui: a dependent job shows the jobs it waits on and why, live until one is cancelled",
   ...browserTest,
   async fn() {
     const server = await startTestServer();
@@ -106,10 +106,15 @@ Deno.test({
     let agent: { stop(): Promise<void> } | null = null;
     try {
       const first = await server.client.submit({ shell: "echo first", name: "first" });
+      // No agent has this label, so it stays queued.
+      const blocker = await server.client.submit({
+        shell: "true",
+        requires: { labels: { gpu: "a100" } },
+      });
       const second = await server.client.submit({
         shell: "echo second",
         name: "second",
-        after: [first.id],
+        after: [first.id, blocker.id],
       });
       assert.equal(second.state, "waiting");
       const page = await browser.newPage();
@@ -117,13 +122,16 @@ Deno.test({
       await page.locator(".live[data-status=live]").waitFor();
       await markDocument(page);
       assert.equal(await jobState(page), "waiting");
+      const reason = page.locator("[data-reason]");
       assert.equal(
-        await page.locator("[data-reason]").innerText(),
-        `waiting for job ${first.id} to succeed`,
+        await reason.innerText(),
+        `waiting for jobs ${first.id}, ${blocker.id} to succeed`,
       );
       const dep = page.locator(`[data-dep="${first.id}"]`);
       assert.equal(await dep.locator("[data-state]").getAttribute("data-state"), "queued");
       assert.equal(await dep.getByRole("link").getAttribute("href"), `/jobs/${first.id}`);
+      const blockerDep = page.locator(`[data-dep="${blocker.id}"]`);
+      assert.equal(await blockerDep.locator("[data-state]").getAttribute("data-state"), "queued");
 
       // A waiting job is styled like the other waits, and "not finished" on the jobs page has it.
       const list = await browser.newPage();
@@ -141,11 +149,18 @@ Deno.test({
         "not finished",
       );
 
+      // The first dependency succeeds: the page says what is left to wait for.
       agent = startTestAgent(server.url);
       await dep.locator('[data-state="succeeded"]').waitFor({ timeout: 20_000 });
-      await page.locator('h1 [data-state="succeeded"]').waitFor({ timeout: 20_000 });
+      await reason.filter({ hasText: `waiting for job ${blocker.id} to succeed` }).waitFor();
+      assert.equal(await jobState(page), "waiting");
+
+      // The other is cancelled: so is the job that waits on it.
+      await server.client.cancel(blocker.id);
+      await blockerDep.locator('[data-state="cancelled"]').waitFor();
+      await page.locator('h1 [data-state="cancelled"]').waitFor();
+      assert.equal(await reason.innerText(), `dependency job ${blocker.id} cancelled`);
       assert.equal(await sameDocument(page), true, "updated without a reload");
-      assert.equal((await waitForJob(server.client, second.id)).state, "succeeded");
     } finally {
       await browser.dispose();
       await agent?.stop();

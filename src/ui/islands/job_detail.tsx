@@ -53,6 +53,10 @@ export function JobDetail(props: JobDetailProps) {
     const fresh = await call<UiRelated>("GET", `/ui/data/jobs/${id}/related`).catch(() => null);
     if (fresh) setRelated(fresh);
   };
+  const refetchJob = async () => {
+    const fresh = await call<JobView>("GET", `${API}/jobs/${id}`).catch(() => null);
+    if (fresh) setJob(fresh);
+  };
   const topics: UiTopic[] = followsOthers ? [`job:${id}`, "jobs"] : [`job:${id}`];
   const status = useLive(topics, {
     onOpen() {
@@ -65,6 +69,10 @@ export function JobDetail(props: JobDetailProps) {
       if (msg.type === "jobs" && followsOthers) {
         if (msg.overflow) refetchRelated();
         else setRelated((r) => applyChanges(r, msg.jobs, id));
+        // The wait reason names the dependencies yet to succeed; the job itself did not change.
+        const depChanged = msg.overflow ||
+          msg.jobs.some((j) => related.deps.some((d) => d.id === j.id));
+        if (job.state === "waiting" && depChanged) refetchJob();
       }
       if (msg.type === "log" && msg.job_id === id) {
         setLog((s) => addChunks(s, msg.chunks));
