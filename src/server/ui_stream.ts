@@ -28,6 +28,11 @@ const MAX_DIRTY_JOBS = 2_000;
 const MAX_JOBS_PER_MESSAGE = 200;
 /** Output of one watched job buffered between two flushes; past this the message says gap. */
 const MAX_LOG_BYTES = 1024 * 1024;
+/**
+ * Least time between two messages of a watched batch sent because its tasks changed: each counts
+ * all of its tasks. A change of the batch itself is sent at the next flush.
+ */
+const BATCH_PROGRESS_MS = 500;
 
 /** WebSocket close code for a browser that could not keep up. */
 export const CLOSE_TOO_SLOW = 4008;
@@ -69,6 +74,9 @@ export class UiHub {
   readonly #watched = new Map<number, number>();
   /** The watched jobs that are batches: their progress changes whenever a task changes. */
   readonly #watchedBatches = new Set<number>();
+  /** Watched batches whose tasks changed since their progress was last sent. */
+  readonly #staleBatches = new Set<number>();
+  #lastBatchProgress = 0;
   #subscription: AbortController | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #dirtyJobs = new Set<number>();
@@ -140,6 +148,7 @@ export class UiHub {
       else {
         this.#watched.delete(id);
         this.#watchedBatches.delete(id);
+        this.#staleBatches.delete(id);
         this.#logs.delete(id);
         this.#dirtyDetails.delete(id);
       }
@@ -242,13 +251,19 @@ export class UiHub {
   #markBatches(): void {
     if (this.#watchedBatches.size === 0) return;
     if (this.#jobsOverflow) {
-      for (const id of this.#watchedBatches) this.#dirtyDetails.add(id);
-      return;
+      for (const id of this.#watchedBatches) this.#staleBatches.add(id);
+    } else {
+      for (const id of this.#dirtyJobs) {
+        const parent = this.#scheduler.store.getJob(id)?.parent_id;
+        if (parent != null && this.#watchedBatches.has(parent)) this.#staleBatches.add(parent);
+      }
     }
-    for (const id of this.#dirtyJobs) {
-      const parent = this.#scheduler.store.getJob(id)?.parent_id;
-      if (parent != null && this.#watchedBatches.has(parent)) this.#dirtyDetails.add(parent);
-    }
+    if (this.#staleBatches.size === 0) return;
+    const wait = this.#lastBatchProgress + BATCH_PROGRESS_MS - this.#now();
+    if (wait > 0) return this.#arm(wait);
+    for (const id of this.#staleBatches) this.#dirtyDetails.add(id);
+    this.#staleBatches.clear();
+    this.#lastBatchProgress = this.#now();
   }
 
   #isBatch(id: number): boolean {
