@@ -14,7 +14,7 @@ import {
 import type { JobPolicy, RunAs } from "./isolation.ts";
 import { Masker } from "./mask.ts";
 import { JobProcess } from "./process.ts";
-import { type RuntimeTable, whichSync } from "./runtimes.ts";
+import { findProgram, type RuntimeTable } from "./runtimes.ts";
 
 /** Why an attempt is being stopped. */
 export type StopReason = "timeout" | "cancelled" | "stale" | "drain" | "output_limit";
@@ -96,7 +96,7 @@ export class JobRunner {
       if (this.#stopReason) return this.#result(null, null, started, null);
       const env = this.#env();
       // Resolved here so a missing program is reported as such, not as setsid's exit code.
-      const program = whichSync(argv[0], env.PATH ?? "");
+      const program = findProgram(argv[0], env.PATH ?? "");
       if (!program) return this.#result(null, null, started, `cannot start ${argv[0]}: not found`);
       let proc: JobProcess;
       try {
@@ -149,7 +149,10 @@ export class JobRunner {
       );
     } finally {
       this.#process?.reap(this.#stopReason !== null);
-      if (dir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      // Most jobs leave their directory empty: one rmdir, and the recursive walk only if not.
+      if (dir) {
+        await Deno.remove(dir).catch(() => Deno.remove(dir!, { recursive: true })).catch(() => {});
+      }
     }
   }
 

@@ -54,6 +54,8 @@ export class JobProcess {
   readonly status: Promise<ExitStatus>;
   readonly #marker: string;
   #exited = false;
+  /** The group was found gone: never signal its id again (it may be reused). */
+  #groupGone = false;
 
   private constructor(child: Deno.ChildProcess, marker: string) {
     this.pid = child.pid;
@@ -93,11 +95,13 @@ export class JobProcess {
 
   /** Sends `signal` to the whole process group; returns whether the group still existed. */
   signal(signal: Deno.Signal): boolean {
+    if (this.#groupGone) return false;
     try {
       Deno.kill(-this.pid, signal);
       return true;
     } catch {
-      return false; // the group is gone already
+      this.#groupGone = true; // the group is gone already
+      return false;
     }
   }
 

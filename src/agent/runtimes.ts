@@ -103,6 +103,29 @@ export function whichSync(bin: string, path: string): string | null {
   return null;
 }
 
+/** Programs found by {@linkcode findProgram}, by PATH and name. */
+const found = new Map<string, string>();
+const FOUND_MAX = 1_000;
+
+/**
+ * {@linkcode whichSync} that remembers what it found: a hit costs one `stat` of the program
+ * (checked still executable) instead of one per PATH entry before it. A program installed later
+ * in an earlier PATH directory than the one found is not noticed until the cache is cleared.
+ */
+export function findProgram(bin: string, path: string): string | null {
+  const key = `${path}\0${bin}`;
+  const hit = found.get(key);
+  if (hit !== undefined && isExecutableSync(hit)) return hit;
+  const program = whichSync(bin, path);
+  if (program === null) {
+    found.delete(key);
+    return null;
+  }
+  if (found.size >= FOUND_MAX) found.clear();
+  found.set(key, program);
+  return program;
+}
+
 function isExecutableSync(path: string): boolean {
   try {
     const st = Deno.statSync(path);
