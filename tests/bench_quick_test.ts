@@ -22,7 +22,7 @@ Deno.test({
     const stdout = new TextDecoder().decode(out.stdout);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, `bench --quick failed:\n${stdout}\n${stderr}`);
-    for (const row of ["B1 ", "B2 ", "B3 ", "B4 ", "B5 ", "B6 ", "B7 "]) {
+    for (const row of ["B1 ", "B2 ", "B3 ", "B4 ", "B5 ", "B6 ", "B7 ", "B8 "]) {
       assert.match(stdout, new RegExp(`^${row}`, "m"), `no ${row.trim()} row in:\n${stdout}`);
     }
     assert.match(stdout, /median/);
