@@ -15,6 +15,7 @@ import type { JobPolicy, RunAs } from "./isolation.ts";
 import { Masker } from "./mask.ts";
 import { JobProcess } from "./process.ts";
 import { findProgram, type RuntimeTable } from "./runtimes.ts";
+import { WorkDirs } from "./work_dirs.ts";
 
 /** Why an attempt is being stopped. */
 export type StopReason = "timeout" | "cancelled" | "stale" | "drain" | "output_limit";
@@ -37,8 +38,8 @@ export interface JobRunnerOptions {
   baseEnv: Record<string, string>;
   /** Marker for this attempt's processes (see `process.ts`). */
   marker: string;
-  /** Parent of the per-attempt directories (default: the system temp dir). */
-  workRoot?: string;
+  /** Where the per-attempt directory comes from (default: made when needed in the temp dir). */
+  dirs?: WorkDirs;
   /** Path of `setsid(1)`, see `process.ts` (default: spawn detached). */
   setsid?: string | null;
   /** Run the job as this user (its directory and script are handed to it). */
@@ -90,7 +91,7 @@ export class JobRunner {
       if (refused) return this.#result(null, null, started, `refused by the agent: ${refused}`);
       // Sync file system calls here: each async one is a thread-pool round trip on the path
       // from assignment to a running process, and these take microseconds.
-      dir = Deno.makeTempDirSync({ dir: this.#options.workRoot, prefix: `jobdist-${a.job_id}-` });
+      dir = (this.#options.dirs ?? new WorkDirs(undefined, 0)).take();
       this.#handOver(dir);
       const argv = this.#argv(dir);
       if (this.#stopReason) return this.#result(null, null, started, null);

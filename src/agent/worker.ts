@@ -29,6 +29,7 @@ import { JobRunner, type StopReason } from "./job_runner.ts";
 import { MemoryBudget, RetainedOutput } from "./retained.ts";
 import { findSetsid, killMarked } from "./process.ts";
 import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
+import { WorkDirs } from "./work_dirs.ts";
 
 /** What a worker needs. */
 export interface WorkerOptions {
@@ -65,6 +66,9 @@ interface Held {
 /** Memory all attempts' unacknowledged output may take before it spills to disk. */
 const RETAINED_MEMORY_BYTES = 64 * 1024 * 1024;
 
+/** Most attempt directories made ahead of need. */
+const MAX_READY_DIRS = 16;
+
 /** Bytes queued on the socket above which job output waits. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
 
@@ -75,6 +79,7 @@ export class Worker {
   readonly #baseEnv: Record<string, string>;
   readonly #budget: MemoryBudget;
   readonly #setsid = findSetsid();
+  readonly #dirs: WorkDirs;
   #socket: WebSocket | null = null;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #draining = false;
@@ -91,6 +96,7 @@ export class Worker {
   constructor(options: WorkerOptions) {
     this.#o = options;
     this.#budget = new MemoryBudget(options.outputMemoryBytes ?? RETAINED_MEMORY_BYTES);
+    this.#dirs = new WorkDirs(options.workRoot, Math.min(options.slots, MAX_READY_DIRS));
     this.#baseEnv = jobBaseEnv(Deno.env.toObject(), {
       runAs: options.runAs,
       token: options.token,
@@ -228,7 +234,7 @@ export class Worker {
       runtimes: this.#o.runtimes,
       baseEnv: this.#baseEnv,
       marker: `${this.#o.id}/${Deno.pid}/${a.attempt_id}`,
-      workRoot: this.#o.workRoot,
+      dirs: this.#dirs,
       setsid: this.#setsid,
       runAs: this.#o.runAs,
       policy: this.#o.policy,
@@ -367,6 +373,7 @@ export class Worker {
   /** Stops the heartbeat and every running job (agent shutting down). */
   stopAll(reason: StopReason): void {
     clearInterval(this.#heartbeat);
+    this.#dirs.close();
     for (const h of this.#held.values()) h.runner.stop(reason);
   }
 }

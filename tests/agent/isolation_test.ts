@@ -159,7 +159,7 @@ Deno.test("each attempt runs in its own directory, removed afterwards unless the
     assert.equal((await waitForJob(server.client, own.id)).state, "succeeded");
     assert.equal((await waitForJob(server.client, given.id)).state, "succeeded");
     const [dir, listing] = (await logText(server.client, own.id)).trim().split("\n");
-    assert.match(dir, new RegExp(`/jobdist-${own.id}-[^/]+$`));
+    assert.match(dir, /\/jobdist-attempt-[^/]+$/);
     assert.equal(listing, "made.txt");
     await assert.rejects(Deno.stat(dir), Deno.errors.NotFound, "the attempt's directory is gone");
     assert.equal((await logText(server.client, given.id)).trim(), await Deno.realPath(cwd));
