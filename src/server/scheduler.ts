@@ -30,7 +30,7 @@ import type { AgentRegistry, AgentState } from "./agent_registry.ts";
 import type { EventBus } from "./events.ts";
 import { type Gate, Gates, type Parked } from "./gates.ts";
 import { type Needs, needsOf, type QueuedJob, QueueIndex, unmetNeed } from "./queue_index.ts";
-import type { AttemptState, JobRow, JobStore } from "./store.ts";
+import type { AttemptStart, AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
 import { DelayedJobs } from "./delayed.ts";
 import { outputText } from "./logs.ts";
@@ -52,6 +52,16 @@ export interface ActiveAttempt {
   /** The job's spec and queue, kept so hot paths need not re-read and re-parse the row. */
   spec: JobSpec;
   queue: string;
+  /**
+   * The job's row as the lease left it. While an attempt holds the job, only the scheduler
+   * changes the row, and a job that ends meanwhile marks the attempt `ending` (see `#end`).
+   */
+  row: JobRow;
+  /**
+   * The start the agent reported and the store has not yet written: it is written before the
+   * group commits, or, when the end arrives in the same group, with the end (one UPDATE less).
+   */
+  pendingStart: AttemptStart | null;
   /** Keys of the concurrency gates it holds a place in. */
   gates: string[];
 }
@@ -147,6 +157,8 @@ export class Scheduler {
   /** Pending `log_ack` per attempt: only the newest is sent per commit. */
   readonly #logAcks = new Map<string, { tx: number; agentId: string; msg: ServerMessage }>();
   #acksArmed = false;
+  /** Attempts whose start is not written yet (see `ActiveAttempt.pendingStart`). */
+  readonly #pendingStarts = new Set<ActiveAttempt>();
 
   constructor(options: SchedulerOptions) {
     this.store = options.store;
@@ -195,6 +207,8 @@ export class Scheduler {
         maxOutput: spec.max_output_bytes ?? DEFAULT_MAX_OUTPUT,
         spec,
         queue: job.queue,
+        row: job,
+        pendingStart: null,
         gates: this.#holdGates(job, spec),
       });
       this.#output.set(a.job_id, job.output_bytes);
@@ -259,7 +273,7 @@ export class Scheduler {
           ? "scheduled"
           : "queued";
         const reason = failedDep ? dependencyFailed(failedDep) : undefined;
-        const id = this.store.insertJob({
+        const row = this.store.insertJobRow({
           spec,
           state,
           run_at: runAt,
@@ -267,8 +281,8 @@ export class Scheduler {
           owner,
           reason,
         });
-        if (state === "waiting") this.store.addDeps(id, deps.map((d) => d.id));
-        return { row: this.store.getJob(id)!, spec, fresh: true };
+        if (state === "waiting") this.store.addDeps(row.id, deps.map((d) => d.id));
+        return { row, spec, fresh: true };
       })
     );
     options.inTransaction?.(accepted.map((a) => a.row));
@@ -416,7 +430,13 @@ export class Scheduler {
     const n = row.attempt_count + 1;
     const attemptId = `${jobId}.${n}`;
     const now = this.#now();
-    this.store.write(() => this.store.assign(jobId, attemptId, n, agent.id, now));
+    this.store.assign(jobId, attemptId, n, agent.id, now);
+    // The attempt keeps the row as the lease left it (see ActiveAttempt.row).
+    row.state = "assigned";
+    row.current_attempt = attemptId;
+    row.agent_id = agent.id;
+    row.attempt_count = n;
+    row.reason = null;
     const maxOutput = spec.max_output_bytes ?? DEFAULT_MAX_OUTPUT;
     this.#active.set(attemptId, {
       id: attemptId,
@@ -430,6 +450,8 @@ export class Scheduler {
       maxOutput,
       spec,
       queue: row.queue,
+      row,
+      pendingStart: null,
       gates: this.#holdGates(row, spec),
     });
     this.#output.set(jobId, row.output_bytes);
@@ -509,11 +531,32 @@ export class Scheduler {
     // this one's TCP ACK (Nagle plus delayed ACK: 40 ms; Deno's WebSocket has no NODELAY).
     this.agents.send(agent.id, { type: "started_ack", attempt_id: att.id });
     const now = this.#now();
-    this.store.write(() => this.store.markStarted(att.jobId, att.id, pid, now));
+    att.pendingStart = { at: now, pid };
+    if (att.spec.webhook) {
+      // Its webhook reports the start with the job's row as it is now (webhooks.ts).
+      this.#writeStart(att);
+    } else {
+      // Written at the commit, unless the end arrives first (often in the same read).
+      if (this.#pendingStarts.size === 0) this.store.beforeCommit(() => this.#writeStarts());
+      this.#pendingStarts.add(att);
+    }
     if (!att.ending) {
       this.#armAttemptTimeout(att.id, att.spec, now);
       this.#emitJob(att.jobId, "running", att.queue, agent.id);
     }
+  }
+
+  /** Writes the starts not yet written (called right before the group commits). */
+  #writeStarts(): void {
+    for (const att of this.#pendingStarts) this.#writeStart(att);
+  }
+
+  #writeStart(att: ActiveAttempt): void {
+    this.#pendingStarts.delete(att);
+    const start = att.pendingStart;
+    if (!start) return;
+    att.pendingStart = null;
+    this.store.markStarted(att.jobId, att.id, start.pid, start.at);
   }
 
   #onLog(agent: AgentState, msg: Extract<AgentMessage, { type: "log" }>): void {
@@ -534,6 +577,7 @@ export class Scheduler {
   #onRefuse(agent: AgentState, attemptId: string, reason: string): void {
     const att = this.#fenced(agent, attemptId);
     if (!att) return;
+    this.#writeStart(att);
     this.#release(att, "lost", { exit_code: null, signal: null, error: `refused: ${reason}` });
     const row = this.store.getJob(att.jobId)!;
     if (!att.ending) this.#requeue(row, att.spec, null);
@@ -549,7 +593,7 @@ export class Scheduler {
 
   /** Records how the attempt ended and decides the job's next state. */
   #finish(att: ActiveAttempt, result: AttemptResult): void {
-    const row = this.store.getJob(att.jobId)!;
+    const row = att.row;
     const spec = att.spec;
     const outcome = { exit_code: result.exit_code, signal: result.signal, error: result.error };
     const cutShort = result.killed_by === "drain" || result.killed_by === "stale";
@@ -562,12 +606,22 @@ export class Scheduler {
       : result.exit_code === 0 && !result.error
       ? "succeeded"
       : "failed";
-    if (cutShort) outcome.error ??= `stopped by the agent (${result.killed_by}) before it ended`;
-    this.#release(att, attemptState, outcome);
-    if (att.ending || isTerminal(row.state)) return this.kick();
+    if (cutShort) {
+      outcome.error ??= `stopped by the agent (${result.killed_by}) before it ended`;
+      this.#writeStart(att); // the job goes back to the queue, not to an end that records it
+    }
+    const started = this.#release(att, attemptState, outcome);
+    // A job that ended while the attempt ran (cancel, deadline, its batch) marked it `ending`.
+    if (att.ending) return this.kick();
 
     const now = this.#now();
-    const fields = { exit_code: result.exit_code, signal: result.signal, finished_at: now };
+    const fields = {
+      exit_code: result.exit_code,
+      signal: result.signal,
+      finished_at: now,
+      // The job's first start, if the start of this attempt was not written on its own.
+      started_at: row.started_at ?? started?.at,
+    };
     const batch = row.parent_id === null ? undefined : this.#batches.get(row.parent_id);
     if (batch && (attemptState === "failed" || attemptState === "timed_out")) {
       batch.failures++;
@@ -588,7 +642,7 @@ export class Scheduler {
       }
     }
     if (attemptState === "succeeded") {
-      this.store.write(() => this.store.setJobState(row.id, "succeeded", fields));
+      this.store.setJobState(row.id, "succeeded", fields);
       this.#clearJobTimers(row.id);
       this.#emitJob(row.id, "succeeded", row.queue, att.agentId);
       this.#settled(row, "succeeded");
@@ -606,9 +660,11 @@ export class Scheduler {
         const reason = `retrying in ${
           formatDuration(wait)
         } after ${why} (attempt ${failed} of ${spec.max_attempts})`;
-        this.store.write(() =>
-          this.store.setJobState(row.id, "scheduled", { reason, run_at: now + wait })
-        );
+        this.store.setJobState(row.id, "scheduled", {
+          reason,
+          run_at: now + wait,
+          started_at: fields.started_at,
+        });
         this.#scheduleRun(row.id, now + wait);
         this.#emitJob(row.id, "scheduled", row.queue, att.agentId);
       } else {
@@ -625,19 +681,26 @@ export class Scheduler {
     this.kick();
   }
 
-  /** Closes an attempt and frees its slot. */
+  /**
+   * Closes an attempt and frees its slot. Returns the attempt's start if it was still pending:
+   * written here with the end, and for the caller to write on the job's row.
+   */
   #release(
     att: ActiveAttempt,
     state: AttemptState,
     outcome: { exit_code: number | null; signal: string | null; error: string | null },
-  ): void {
+  ): AttemptStart | undefined {
     this.#active.delete(att.id);
     this.#output.delete(att.jobId);
     this.timers.delete(`to:${att.id}`);
     this.agents.releaseSlot(att.agentId, att.id);
     this.#unpark(this.#gates.release(att.gates));
     const now = this.#now();
-    this.store.write(() => this.store.finishAttempt(att.id, state, outcome, now));
+    const started = att.pendingStart ?? undefined;
+    att.pendingStart = null;
+    this.#pendingStarts.delete(att);
+    this.store.finishAttempt(att.id, state, outcome, now, started);
+    return started;
   }
 
   /** Puts a job whose attempt was lost (or refused) back in the queue, or fails it. */
@@ -889,6 +952,7 @@ export class Scheduler {
   }
 
   #lose(att: ActiveAttempt, agentName: string): void {
+    this.#writeStart(att);
     this.#release(att, "lost", { exit_code: null, signal: null, error: "agent lost" });
     const row = this.store.getJob(att.jobId)!;
     if (!att.ending && !isTerminal(row.state)) this.#requeue(row, att.spec, agentName);

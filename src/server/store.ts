@@ -2,7 +2,9 @@
  * All of jobdist's SQL. One `node:sqlite` connection in WAL mode is the only writer; writes
  * join an open `BEGIN IMMEDIATE` transaction that commits once per event-loop turn (group
  * commit), so a burst of submissions and results costs one fsync, not one each. Callers that
- * acknowledge something to the outside world `await store.durable()` first.
+ * acknowledge something to the outside world `await store.durable()` first. A job or agent
+ * mutator joins the open group by itself; {@linkcode Store.write} is for several writes that
+ * must stand or fall together (it costs a savepoint).
  * @module
  */
 
@@ -11,6 +13,7 @@ import { Statements } from "./sql.ts";
 import type { JobSpec, JobState } from "../protocol/job.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 import { MIGRATIONS } from "./migrations.ts";
+import { getLogger } from "../log.ts";
 
 /** A row of `jobs`. Instants are milliseconds since the epoch. */
 export interface JobRow {
@@ -127,8 +130,17 @@ export interface StoreOptions {
  * writes are visible at once and become durable together).
  */
 export interface JobStore {
-  /** Runs `fn`'s writes in the open group transaction; on throw, only its own are undone. */
+  /**
+   * Runs `fn`'s writes in the open group transaction; on throw, only its own are undone. A
+   * single mutator needs no `write`: it joins the group itself, and one statement is atomic.
+   */
   write<T>(fn: () => T): T;
+  /**
+   * Runs `fn` once in the open group (opening one) right before it commits: for writes kept
+   * in memory in case a later one in the same group makes them unnecessary. If `fn` throws,
+   * its own writes are undone (and the error logged); the rest of the group commits.
+   */
+  beforeCommit(fn: () => void): void;
   /** Resolves once every write made so far is durable. */
   durable(): Promise<void>;
   /** Commits the open group now. */
@@ -138,6 +150,8 @@ export interface JobStore {
   close(): void;
   integrityCheck(): string;
   insertJob(job: NewJob): number;
+  /** Inserts a job and returns its row as stored. */
+  insertJobRow(job: NewJob): JobRow;
   getJob(id: number): JobRow | undefined;
   jobByIdempotencyKey(key: string): JobRow | undefined;
   listJobs(filter: JobFilter): JobRow[];
@@ -157,7 +171,13 @@ export interface JobStore {
   queueDepths(): Array<{ queue: string; queued: number; active: number }>;
   assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void;
   markStarted(jobId: number, attemptId: string, pid: number, now: number): void;
-  finishAttempt(attemptId: string, state: AttemptState, outcome: AttemptOutcome, now: number): void;
+  finishAttempt(
+    attemptId: string,
+    state: AttemptState,
+    outcome: AttemptOutcome,
+    now: number,
+    started?: AttemptStart,
+  ): void;
   attemptsOf(jobId: number): AttemptRow[];
   getAttempt(id: string): AttemptRow | undefined;
   activeAttempts(): AttemptRow[];
@@ -181,6 +201,12 @@ export interface JobStateFields {
   started_at?: number | null;
 }
 
+/** When and as which process an attempt started, when recorded with its end. */
+export interface AttemptStart {
+  at: number;
+  pid: number;
+}
+
 /** How an attempt ended, as stored. */
 export interface AttemptOutcome {
   exit_code: number | null;
@@ -199,6 +225,7 @@ export class Store implements JobStore {
   readonly #db: DatabaseSync;
   readonly #sql: Statements;
   #inTx = false;
+  #beforeCommit: Array<() => void> = [];
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
   #closed = false;
@@ -256,29 +283,45 @@ export class Store implements JobStore {
 
   // --- transactions -----------------------------------------------------------------------
 
+  /** Opens the group transaction if none is open; it commits after this turn's I/O. */
+  #join(): void {
+    if (this.#inTx) return;
+    if (this.#closed) throw new Error("Cannot write: the store is closed");
+    this.#sql.run("BEGIN IMMEDIATE");
+    this.#inTx = true;
+    // setImmediate runs after this turn's I/O callbacks: everything that arrived together
+    // commits together. (setTimeout(0) would add a millisecond or two of latency.)
+    this.#flushTimer = setImmediate(() => this.flush());
+  }
+
+  /** Runs one write statement in the group (a statement is atomic: no savepoint needed). */
+  #run(sql: string, ...params: SQLInputValue[]) {
+    this.#join();
+    return this.#sql.run(sql, ...params);
+  }
+
   /**
    * Runs `fn` inside the open group transaction (opening one if needed). If `fn` throws, its
    * own writes are rolled back and the rest of the group is kept.
    */
   write<T>(fn: () => T): T {
-    if (this.#closed) throw new Error("Cannot write: the store is closed");
-    if (!this.#inTx) {
-      this.#db.exec("BEGIN IMMEDIATE");
-      this.#inTx = true;
-      // setImmediate runs after this turn's I/O callbacks: everything that arrived together
-      // commits together. (setTimeout(0) would add a millisecond or two of latency.)
-      this.#flushTimer = setImmediate(() => this.flush());
-    }
-    this.#db.exec("SAVEPOINT w");
+    this.#join();
+    this.#sql.run("SAVEPOINT w");
     try {
       const out = fn();
-      this.#db.exec("RELEASE w");
+      this.#sql.run("RELEASE w");
       return out;
     } catch (e) {
-      this.#db.exec("ROLLBACK TO w");
-      this.#db.exec("RELEASE w");
+      this.#sql.run("ROLLBACK TO w");
+      this.#sql.run("RELEASE w");
       throw e;
     }
+  }
+
+  /** Runs `fn` in the open group (opening one) just before it commits. */
+  beforeCommit(fn: () => void): void {
+    this.#join();
+    this.#beforeCommit.push(fn);
   }
 
   /** Resolves once every write made so far is committed (and, with FULL, fsynced). */
@@ -310,9 +353,18 @@ export class Store implements JobStore {
     if (!this.#inTx) return;
     const waiters = this.#waiters;
     this.#waiters = [];
+    for (let i = 0; i < this.#beforeCommit.length; i++) {
+      try {
+        this.write(this.#beforeCommit[i]);
+      } catch (e) {
+        // Its own writes are undone; the rest of the group still commits.
+        getLogger().error("a write deferred to the commit failed", { error: e });
+      }
+    }
+    this.#beforeCommit = [];
     this.#inTx = false;
     try {
-      this.#db.exec("COMMIT");
+      this.#sql.run("COMMIT");
       this.commits++;
       if (this.#syncOnDemand) {
         this.#unsynced = true;
@@ -354,8 +406,15 @@ export class Store implements JobStore {
 
   /** Inserts a job and returns its id. */
   insertJob(job: NewJob): number {
+    return this.insertJobRow(job).id;
+  }
+
+  /** Inserts a job and returns its row as stored, without reading it back. */
+  insertJobRow(job: NewJob): JobRow {
     const { spec } = job;
-    const r = this.#sql.run(
+    const text = JSON.stringify(spec);
+    const finishedAt = job.state === "cancelled" ? job.created_at : null;
+    const r = this.#run(
       `INSERT INTO jobs (state, name, queue, priority, spec, owner, created_at, run_at,
          idempotency_key, reason, parent_id, batch_index, finished_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -363,7 +422,7 @@ export class Store implements JobStore {
       spec.name ?? null,
       spec.queue,
       spec.priority,
-      JSON.stringify(spec),
+      text,
       job.owner,
       job.created_at,
       job.run_at,
@@ -371,9 +430,35 @@ export class Store implements JobStore {
       job.reason ?? null,
       job.parent_id ?? null,
       job.batch_index ?? null,
-      job.state === "cancelled" ? job.created_at : null,
+      finishedAt,
     );
-    return Number(r.lastInsertRowid);
+    // The row as SELECT returns it (columns in table order; the rest are the defaults).
+    // `INSERT ... RETURNING *` would cost more than the insert itself.
+    return {
+      __proto__: null,
+      id: Number(r.lastInsertRowid),
+      state: job.state,
+      name: spec.name ?? null,
+      queue: spec.queue,
+      priority: spec.priority,
+      spec: text,
+      owner: job.owner,
+      created_at: job.created_at,
+      run_at: job.run_at,
+      started_at: null,
+      finished_at: finishedAt,
+      exit_code: null,
+      signal: null,
+      reason: job.reason ?? null,
+      attempt_count: 0,
+      lost_count: 0,
+      current_attempt: null,
+      agent_id: null,
+      output_bytes: 0,
+      idempotency_key: spec.idempotency_key ?? null,
+      parent_id: job.parent_id ?? null,
+      batch_index: job.batch_index ?? null,
+    } as JobRow;
   }
 
   /** The job with `id`, if any. */
@@ -449,7 +534,7 @@ export class Store implements JobStore {
     state: JobState,
     fields: JobStateFields = {},
   ): void {
-    this.#sql.run(
+    this.#run(
       `UPDATE jobs SET state = ?,
         reason = ?,
         run_at = COALESCE(?, run_at),
@@ -473,21 +558,23 @@ export class Store implements JobStore {
 
   /** Counts one more attempt lost with its agent. */
   addLost(id: number): void {
-    this.#sql.run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
+    this.#run("UPDATE jobs SET lost_count = lost_count + 1 WHERE id = ?", id);
   }
 
   /** Frees job `id`'s idempotency key (its window passed) for a new submission. */
   clearIdempotencyKey(id: number): void {
-    this.#sql.run("UPDATE jobs SET idempotency_key = NULL WHERE id = ?", id);
+    this.#run("UPDATE jobs SET idempotency_key = NULL WHERE id = ?", id);
   }
 
   // --- dependencies, batches, queues ------------------------------------------------------
 
   /** Records that job `jobId` runs after each of `depIds`. */
   addDeps(jobId: number, depIds: number[]): void {
-    for (const dep of depIds) {
-      this.#sql.run("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)", dep, jobId);
-    }
+    this.write(() => {
+      for (const dep of depIds) {
+        this.#sql.run("INSERT OR IGNORE INTO job_deps (dep_id, job_id) VALUES (?, ?)", dep, jobId);
+      }
+    });
   }
 
   /** The jobs `jobId` runs after, with their states. */
@@ -542,9 +629,9 @@ export class Store implements JobStore {
 
   /** Sets (or with `null` clears) a queue's concurrency limit. */
   setQueueLimit(name: string, concurrency: number | null): void {
-    if (concurrency === null) this.#sql.run("DELETE FROM queues WHERE name = ?", name);
+    if (concurrency === null) this.#run("DELETE FROM queues WHERE name = ?", name);
     else {
-      this.#sql.run(
+      this.#run(
         `INSERT INTO queues (name, concurrency) VALUES (?, ?)
           ON CONFLICT (name) DO UPDATE SET concurrency = excluded.concurrency`,
         name,
@@ -555,59 +642,69 @@ export class Store implements JobStore {
 
   /** Leases job `jobId` to `agentId` as attempt `attemptId` (number `n`). */
   assign(jobId: number, attemptId: string, n: number, agentId: string, now: number): void {
-    this.#sql.run(
-      `UPDATE jobs SET state = 'assigned', current_attempt = ?, agent_id = ?, attempt_count = ?,
-        reason = NULL WHERE id = ?`,
-      attemptId,
-      agentId,
-      n,
-      jobId,
-    );
-    this.#sql.run(
-      `INSERT INTO attempts (id, job_id, n, agent_id, state, assigned_at) VALUES (?, ?, ?, ?,
-        'assigned', ?)`,
-      attemptId,
-      jobId,
-      n,
-      agentId,
-      now,
-    );
+    this.write(() => {
+      this.#sql.run(
+        `UPDATE jobs SET state = 'assigned', current_attempt = ?, agent_id = ?, attempt_count = ?,
+          reason = NULL WHERE id = ?`,
+        attemptId,
+        agentId,
+        n,
+        jobId,
+      );
+      this.#sql.run(
+        `INSERT INTO attempts (id, job_id, n, agent_id, state, assigned_at) VALUES (?, ?, ?, ?,
+          'assigned', ?)`,
+        attemptId,
+        jobId,
+        n,
+        agentId,
+        now,
+      );
+    });
   }
 
   /** Records that the agent started the process of the current attempt. */
   markStarted(jobId: number, attemptId: string, pid: number, now: number): void {
-    this.#sql.run(
-      // Only an assigned job starts running: one cancelled (or timed out) while its agent
-      // was starting the process stays ended.
-      `UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)
-        WHERE id = ? AND current_attempt = ? AND state = 'assigned'`,
-      now,
-      jobId,
-      attemptId,
-    );
-    this.#sql.run(
-      "UPDATE attempts SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
-      now,
-      pid,
-      attemptId,
-    );
+    this.write(() => {
+      this.#sql.run(
+        // Only an assigned job starts running: one cancelled (or timed out) while its agent
+        // was starting the process stays ended.
+        `UPDATE jobs SET state = 'running', started_at = COALESCE(started_at, ?)
+          WHERE id = ? AND current_attempt = ? AND state = 'assigned'`,
+        now,
+        jobId,
+        attemptId,
+      );
+      this.#sql.run(
+        "UPDATE attempts SET state = 'running', started_at = ?, pid = ? WHERE id = ?",
+        now,
+        pid,
+        attemptId,
+      );
+    });
   }
 
-  /** Closes an attempt with its outcome. */
+  /**
+   * Closes an attempt with its outcome; `started`, when given, records its start in the same
+   * statement (a start not yet written when the end came).
+   */
   finishAttempt(
     attemptId: string,
     state: AttemptState,
     outcome: AttemptOutcome,
     now: number,
+    started?: AttemptStart,
   ): void {
-    this.#sql.run(
-      `UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error = ?, finished_at = ?
-        WHERE id = ?`,
+    this.#run(
+      `UPDATE attempts SET state = ?, exit_code = ?, signal = ?, error = ?, finished_at = ?,
+        started_at = COALESCE(?, started_at), pid = COALESCE(?, pid) WHERE id = ?`,
       state,
       outcome.exit_code,
       outcome.signal,
       outcome.error,
       now,
+      started?.at ?? null,
+      started?.pid ?? null,
       attemptId,
     );
   }
@@ -675,7 +772,7 @@ export class Store implements JobStore {
 
   /** Inserts or refreshes an agent on hello. */
   upsertAgent(a: Omit<AgentRow, "facts" | "draining">): void {
-    this.#sql.run(
+    this.#run(
       `INSERT INTO agents (id, name, hostname, version, labels, runtimes, slots, status,
          connected_at, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, hostname = excluded.hostname,
@@ -697,7 +794,7 @@ export class Store implements JobStore {
 
   /** Sets an agent's status (and when it was last seen). */
   setAgentStatus(id: string, status: string, lastSeen: number | null): void {
-    this.#sql.run(
+    this.#run(
       "UPDATE agents SET status = ?, last_seen = COALESCE(?, last_seen) WHERE id = ?",
       status,
       lastSeen,
@@ -707,12 +804,12 @@ export class Store implements JobStore {
 
   /** Records an agent's latest host facts. */
   setAgentFacts(id: string, facts: string, lastSeen: number): void {
-    this.#sql.run("UPDATE agents SET facts = ?, last_seen = ? WHERE id = ?", facts, lastSeen, id);
+    this.#run("UPDATE agents SET facts = ?, last_seen = ? WHERE id = ?", facts, lastSeen, id);
   }
 
   /** Sets whether an agent is draining (takes no new work). */
   setAgentDraining(id: string, draining: boolean): void {
-    this.#sql.run("UPDATE agents SET draining = ? WHERE id = ?", draining ? 1 : 0, id);
+    this.#run("UPDATE agents SET draining = ? WHERE id = ?", draining ? 1 : 0, id);
   }
 
   /** Every known agent. */
