@@ -168,40 +168,45 @@ export class Webhooks {
     if (!found?.webhook || found.parent_id !== null) return;
     const hook: Webhook = JSON.parse(found.webhook);
     if (!hook.events.includes(kind)) return;
-    const row = this.#store.getJob(event.id)!;
-    // The body is the job as it is now, not as it is when a retry goes out.
-    const { webhooks: _, ...view } = this.#render(row);
-    const now = this.#now();
     const id = crypto.randomUUID();
     this.#notDurable.add(id);
-    this.#store.write(() =>
-      // A job ends once; the guard keeps a repeated event from calling twice.
-      this.#sql.run(
-        `INSERT INTO webhook_deliveries (id, job_id, event, url, body, timeout_ms, max_attempts,
-           state, created_at, next_attempt_at)
-         SELECT ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?
-         WHERE ? = 'started' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries
-           WHERE job_id = ? AND event = 'finished')`,
-        id,
-        row.id,
-        kind,
-        hook.url,
-        JSON.stringify(view),
-        parseDuration(hook.timeout)!,
-        hook.max_attempts,
-        now,
-        now,
-        kind,
-        row.id,
-      )
-    );
-    // Sent once the change it reports is on disk, never before.
+    // Written right before the commit of the change it reports, which the scheduler may partly
+    // defer to then (an attempt's start): the body shows the job as that commit leaves it.
+    this.#store.beforeCommit(() => this.#record(id, event.id, kind, hook));
+    // Sent once that commit is on disk, never before.
     this.#store.durable().then(
       () => {
         this.#notDurable.delete(id);
         this.#pump();
       },
       (e) => getLogger().error("commit failed, webhook deliveries withheld", { error: e }),
+    );
+  }
+
+  /** Writes delivery `id`, whose body is the job's API view as it is now. */
+  #record(id: string, jobId: number, kind: "started" | "finished", hook: Webhook): void {
+    const row = this.#store.getJob(jobId);
+    if (!row) return;
+    const { webhooks: _, ...view } = this.#render(row);
+    const now = this.#now();
+    // A job ends once; the guard keeps a repeated event from calling twice.
+    this.#sql.run(
+      `INSERT INTO webhook_deliveries (id, job_id, event, url, body, timeout_ms, max_attempts,
+         state, created_at, next_attempt_at)
+       SELECT ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?
+       WHERE ? = 'started' OR NOT EXISTS (SELECT 1 FROM webhook_deliveries
+         WHERE job_id = ? AND event = 'finished')`,
+      id,
+      jobId,
+      kind,
+      hook.url,
+      JSON.stringify(view),
+      parseDuration(hook.timeout)!,
+      hook.max_attempts,
+      now,
+      now,
+      kind,
+      jobId,
     );
   }
 
