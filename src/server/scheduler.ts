@@ -1099,7 +1099,7 @@ export class Scheduler {
     this.#acksArmed = true;
     this.store.durable().then(() => {
       this.#acksArmed = false;
-      const committed = this.store.commits;
+      const committed = this.store.durableCommits;
       for (const [id, a] of this.#logAcks) {
         if (a.tx > committed) continue;
         this.#logAcks.delete(id);

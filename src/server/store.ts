@@ -147,6 +147,8 @@ export interface JobStore {
   flush(): void;
   /** Group commits so far; an open group will be number `commits + 1`. */
   readonly commits: number;
+  /** Commits known to be durable (the first `durableCommits`); later ones may not be yet. */
+  readonly durableCommits: number;
   close(): void;
   integrityCheck(): string;
   insertJob(job: NewJob): number;
@@ -233,15 +235,19 @@ export class Store implements JobStore {
    * With `synchronous: "FULL"` SQLite runs at NORMAL and the store fsyncs the WAL itself, but
    * only for commits someone waits on (`durable()`): an acknowledgement costs an fsync, a
    * bookkeeping write (a lease, a start) does not. A later fsync covers every earlier commit,
-   * since the WAL is written in order.
+   * since the WAL is written in order. The fsync runs off the event loop: commits, dispatch
+   * and frames already sent go on while the disk works.
    */
   readonly #syncOnDemand: boolean;
   readonly #walPath: string | null;
   #wal: Deno.FsFile | null = null;
-  /** A commit has not been fsynced yet. */
-  #unsynced = false;
+  /** Callers waiting for an fsync that covers commit `upTo`. */
+  #syncWaiters: Array<{ upTo: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  #syncing = false;
   /** Commits so far; the open transaction, if any, will be number `commits + 1`. */
   commits = 0;
+  /** Commits known to be durable (with FULL: covered by an fsync). */
+  durableCommits = 0;
   /** fsyncs of the WAL so far. */
   syncs = 0;
 
@@ -326,24 +332,45 @@ export class Store implements JobStore {
 
   /** Resolves once every write made so far is committed (and, with FULL, fsynced). */
   durable(): Promise<void> {
-    if (!this.#inTx) {
-      if (this.#unsynced) {
-        try {
-          this.#syncWal();
-        } catch (e) {
-          return Promise.reject(e);
-        }
-      }
-      return Promise.resolve();
+    if (this.#inTx) {
+      return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
     }
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return this.#synced(this.commits);
   }
 
-  #syncWal(): void {
-    this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
-    this.#wal.syncDataSync();
-    this.#unsynced = false;
-    this.syncs++;
+  /** Resolves once commit number `upTo` is durable. */
+  #synced(upTo: number): Promise<void> {
+    if (this.durableCommits >= upTo) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#syncWaiters.push({ upTo, resolve, reject });
+      if (!this.#syncing) this.#syncLoop();
+    });
+  }
+
+  /** fsyncs the WAL (on a worker thread) until every waiter is covered. */
+  async #syncLoop(): Promise<void> {
+    this.#syncing = true;
+    while (this.#syncWaiters.length && !this.#closed) {
+      // Every commit made so far is in the WAL file: one fsync that starts now covers them.
+      const upTo = this.commits;
+      let error: unknown = null;
+      try {
+        this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
+        await this.#wal.syncData();
+        this.syncs++;
+        this.durableCommits = Math.max(this.durableCommits, upTo);
+      } catch (e) {
+        error = e;
+      }
+      const waiting = this.#syncWaiters;
+      this.#syncWaiters = [];
+      for (const w of waiting) {
+        if (w.upTo > upTo) this.#syncWaiters.push(w);
+        else if (error) w.reject(error);
+        else w.resolve();
+      }
+    }
+    this.#syncing = false;
   }
 
   /** Commits the open group transaction now. */
@@ -366,23 +393,30 @@ export class Store implements JobStore {
     try {
       this.#sql.run("COMMIT");
       this.commits++;
-      if (this.#syncOnDemand) {
-        this.#unsynced = true;
-        if (waiters.length) this.#syncWal();
-      }
+      if (!this.#syncOnDemand) this.durableCommits = this.commits;
     } catch (e) {
       // A failed commit leaves memory ahead of disk; nothing acknowledged may be trusted.
       for (const w of waiters) w.reject(e);
       throw e;
     }
-    for (const w of waiters) w.resolve();
+    if (!waiters.length) return;
+    this.#synced(this.commits).then(
+      () => waiters.forEach((w) => w.resolve()),
+      (e) => waiters.forEach((w) => w.reject(e)),
+    );
   }
 
   /** Commits and closes the database. */
   close(): void {
     if (this.#closed) return;
     this.flush();
-    if (this.#unsynced) this.#syncWal();
+    if (this.durableCommits < this.commits) {
+      this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
+      this.#wal.syncDataSync();
+      this.syncs++;
+      this.durableCommits = this.commits;
+    }
+    for (const w of this.#syncWaiters.splice(0)) w.resolve();
     this.#wal?.close();
     this.#closed = true;
     this.#db.close();
