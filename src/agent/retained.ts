@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeLogFrame, type LogFrame, parseLogFrame } from "../protocol/mod.ts";
+import { encodeLogFrame, type LogFrame, parseLogFrame } from "../protocol/agent_frames.ts";
 
 /** Memory shared by every attempt's retained output. */
 export class MemoryBudget {

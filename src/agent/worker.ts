@@ -6,21 +6,24 @@
  * @module
  */
 
+import type {
+  AgentMessage,
+  Assignment,
+  AttemptResult,
+  HostFacts,
+  InventoryItem,
+  ServerMessage,
+} from "../protocol/mod.ts";
+// Frame handling from the zod-free module (see there).
 import {
-  type AgentMessage,
   assertNever,
-  type Assignment,
-  type AttemptResult,
   encodeLogFrame,
-  type HostFacts,
-  type InventoryItem,
   type LogFrame,
   parseServerMessage,
   PROTOCOL_VERSION,
-  ProtocolError,
-  type ServerMessage,
-  VERSION,
-} from "../protocol/mod.ts";
+} from "../protocol/agent_frames.ts";
+import { ProtocolError } from "../protocol/errors.ts";
+import { VERSION } from "../protocol/mod.ts";
 import { statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";

@@ -1,7 +1,8 @@
 /**
  * The agent <-> server protocol over a WebSocket at `/ws/agent`: JSON text frames, a
- * discriminated union on `type` split by direction and validated on receipt on both ends, and
- * binary frames for job output (a small header, then the output's raw bytes), so output is never
+ * discriminated union on `type` split by direction and validated on receipt on both ends (by the
+ * server with the zod schemas below, by the agent with the zod-free reader of `agent_frames.ts`,
+ * which returns the types these schemas define), and binary frames for job output (a small header, then the output's raw bytes), so output is never
  * JSON-escaped, re-parsed or validated byte by byte.
  *
  * ```
@@ -24,19 +25,12 @@
  */
 
 import { z } from "zod";
-import { parseWith, ProtocolError } from "./errors.ts";
+import { parseWith } from "./errors.ts";
 import { JobSpec } from "./job.ts";
+import { ATTEMPT_ID_MAX, type LogFrame, parseJsonFrame, parseLogFrame } from "./agent_frames.ts";
 
-/** Bumped on any incompatible change to the frames below (2: output in binary frames). */
-export const PROTOCOL_VERSION = 2;
+export * from "./agent_frames.ts";
 
-/** Largest frame either side accepts; larger ones close the socket with 1009. */
-export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-
-/** Largest `data` an agent puts in one `log` frame (bytes). */
-export const LOG_CHUNK_BYTES = 256 * 1024;
-
-const ATTEMPT_ID_MAX = 100;
 const AttemptId = z.string().min(1).max(ATTEMPT_ID_MAX);
 
 /** A runtime an agent can run, with the version it found. */
@@ -128,68 +122,8 @@ export const AgentTextMessage = z.discriminatedUnion("type", [
     reason: z.string().max(1000),
   }),
 ]);
-/**
- * A piece of a job's output, in order by `seq` per attempt; `data` is raw bytes, cut by the agent
- * only between UTF-8 characters. On the wire it is a binary frame: byte 0 is
- * {@linkcode LOG_FRAME_KIND}, byte 1 the stream (0 stdout, 1 stderr), bytes 2-5 `seq` (unsigned
- * 32-bit big-endian), byte 6 the length N of the attempt id, then the attempt id (ASCII), then
- * the data.
- */
-export interface LogFrame {
-  type: "log";
-  attempt_id: string;
-  seq: number;
-  stream: "stdout" | "stderr";
-  data: Uint8Array;
-}
-
 /** Frames an agent sends. */
 export type AgentMessage = z.infer<typeof AgentTextMessage> | LogFrame;
-
-/** First byte of a binary `log` frame. */
-export const LOG_FRAME_KIND = 1;
-const LOG_HEADER_BYTES = 7;
-
-/** Encodes `frame` as a binary frame. */
-export function encodeLogFrame(frame: LogFrame): Uint8Array<ArrayBuffer> {
-  const id = frame.attempt_id;
-  const out = new Uint8Array(LOG_HEADER_BYTES + id.length + frame.data.byteLength);
-  const view = new DataView(out.buffer);
-  out[0] = LOG_FRAME_KIND;
-  out[1] = frame.stream === "stdout" ? 0 : 1;
-  view.setUint32(2, frame.seq);
-  out[6] = id.length;
-  for (let i = 0; i < id.length; i++) out[LOG_HEADER_BYTES + i] = id.charCodeAt(i);
-  out.set(frame.data, LOG_HEADER_BYTES + id.length);
-  return out;
-}
-
-/** Decodes a binary frame from an agent (already size-checked); `data` is a view, not a copy. */
-export function parseLogFrame(bytes: Uint8Array): LogFrame {
-  if (bytes.byteLength < LOG_HEADER_BYTES || bytes[0] !== LOG_FRAME_KIND) {
-    throw new ProtocolError("", `expected a log frame (binary, first byte ${LOG_FRAME_KIND})`);
-  }
-  if (bytes[1] > 1) throw new ProtocolError("stream", "expected 0 (stdout) or 1 (stderr)");
-  const idLength = bytes[6];
-  const dataAt = LOG_HEADER_BYTES + idLength;
-  if (idLength < 1 || idLength > ATTEMPT_ID_MAX || bytes.byteLength < dataAt) {
-    throw new ProtocolError("attempt_id", `expected 1 to ${ATTEMPT_ID_MAX} bytes`);
-  }
-  let attemptId = "";
-  for (let i = LOG_HEADER_BYTES; i < dataAt; i++) {
-    if (bytes[i] < 0x21 || bytes[i] > 0x7e) {
-      throw new ProtocolError("attempt_id", "expected printable ASCII");
-    }
-    attemptId += String.fromCharCode(bytes[i]);
-  }
-  return {
-    type: "log",
-    attempt_id: attemptId,
-    seq: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(2),
-    stream: bytes[1] === 0 ? "stdout" : "stderr",
-    data: bytes.subarray(dataAt),
-  };
-}
 
 /** What the agent must do with an attempt from its inventory after reconnecting. */
 export const Reconcile = z.strictObject({
@@ -257,22 +191,4 @@ export type ServerMessage = z.infer<typeof ServerMessage>;
 export function parseAgentMessage(frame: string | Uint8Array): AgentMessage {
   if (typeof frame !== "string") return parseLogFrame(frame);
   return parseWith(AgentTextMessage, parseJsonFrame(frame));
-}
-
-/** Parses a text frame from the server. */
-export function parseServerMessage(text: string): ServerMessage {
-  return parseWith(ServerMessage, parseJsonFrame(text));
-}
-
-function parseJsonFrame(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ProtocolError("", "frame is not valid JSON");
-  }
-}
-
-/** For exhaustive `switch`es over message unions. */
-export function assertNever(value: never): never {
-  throw new Error(`Unexpected value: ${JSON.stringify(value)}`);
 }

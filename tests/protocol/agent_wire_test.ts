@@ -195,7 +195,7 @@ Deno.test("parseAgentMessage() rejects extra keys in a frame", () => {
   assert.match(e.message, /evil/);
 });
 
-Deno.test("parseServerMessage() reads an assign frame and applies spec defaults", () => {
+Deno.test("parseServerMessage() reads an assign frame with the spec as the server sent it", () => {
   const msg = parseServerMessage(JSON.stringify({
     type: "assign",
     job_id: 3,
@@ -209,7 +209,7 @@ Deno.test("parseServerMessage() reads an assign frame and applies spec defaults"
   assert.equal(msg.type, "assign");
   if (msg.type !== "assign") return;
   assert.equal(msg.spec.shell, "echo hi");
-  assert.equal(msg.spec.queue, "default");
+  assert.deepEqual(msg.spec, { shell: "echo hi" }, "the server sends the stored, complete spec");
 });
 
 Deno.test("parseServerMessage() reads every server frame type", () => {
@@ -235,6 +235,34 @@ Deno.test("parseServerMessage() reads every server frame type", () => {
 
 Deno.test("parseServerMessage() rejects bad server frames", () => {
   assert.match(serverError("").message, /not valid JSON/);
+  assert.equal(serverError({ type: "launch" }).field, "type");
+  assert.equal(serverError([]).field, "");
+  assert.equal(serverError({ type: "ack" }).field, "attempt_id");
+  assert.equal(serverError({ type: "log_ack", attempt_id: "1.1", log_seq: -1 }).field, "log_seq");
+  assert.equal(serverError({ type: "drain", enabled: "yes" }).field, "enabled");
+  const assign = {
+    type: "assign",
+    job_id: 1,
+    attempt_id: "1.1",
+    attempt: 1,
+    spec: { shell: "x" },
+    timeout_ms: null,
+    kill_grace_ms: 0,
+    max_output_bytes: 0,
+  };
+  assert.equal(serverError({ ...assign, job_id: 0 }).field, "job_id");
+  assert.equal(serverError({ ...assign, timeout_ms: 1.5 }).field, "timeout_ms");
+  assert.equal(serverError({ ...assign, spec: { command: [] } }).field, "spec.command");
+  assert.equal(
+    serverError({ ...assign, spec: { script: { runtime: "go" } } }).field,
+    "spec.script.source",
+  );
+  assert.equal(serverError({ ...assign, spec: { shell: "x", env: { A: 1 } } }).field, "spec.env.A");
+  assert.equal(
+    serverError({ ...assign, spec: { shell: "x", max_line_bytes: 0 } }).field,
+    "spec.max_line_bytes",
+  );
+  assert.equal(serverError({ ...assign, secrets: { A: 1 } }).field, "secrets.A");
   assert.equal(serverError({ type: "cancel", attempt_id: "1.1", reason: "why" }).field, "reason");
   assert.equal(
     serverError({
