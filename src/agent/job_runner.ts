@@ -307,7 +307,8 @@ class Utf8Cut implements OutputText {
 /** Decodes, masks the job's secrets and encodes again. */
 class MaskedText implements OutputText {
   readonly #mask: Masker;
-  readonly #decoder = new TextDecoder("utf-8", { fatal: false });
+  // ignoreBOM: a byte order mark the job prints is output like any other (kept, then counted).
+  readonly #decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
   constructor(mask: Masker) {
     this.#mask = mask;

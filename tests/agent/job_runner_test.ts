@@ -78,6 +78,25 @@ Deno.test("JobRunner.run() passes multi-byte output on in whole characters", asy
   assert.equal(r.stdout, "é€😀\n".repeat(50_000));
 });
 
+Deno.test("JobRunner.run() passes a byte order mark on, with or without secrets to mask", async () => {
+  for (const secrets of [undefined, { TOKEN: "hunter2-secret" }]) {
+    const bytes: number[] = [];
+    const runner = new JobRunner(
+      assignment({ shell: "printf '\\357\\273\\277hi hunter2-secret\\n'" }, { secrets }),
+      {
+        runtimes: new Map(),
+        baseEnv: { PATH: "/usr/bin:/bin" },
+        marker: `test-${crypto.randomUUID()}`,
+      },
+      { onStart: () => {}, onOutput: (_, data) => void bytes.push(...data) },
+    );
+    assert.equal((await runner.run()).exit_code, 0);
+    assert.deepEqual(bytes.slice(0, 3), [0xef, 0xbb, 0xbf], `BOM kept (secrets: ${!!secrets})`);
+    const text = new TextDecoder("utf-8", { ignoreBOM: true }).decode(new Uint8Array(bytes));
+    assert.equal(text, secrets ? "\ufeffhi ***\n" : "\ufeffhi hunter2-secret\n");
+  }
+});
+
 Deno.test("utf8Boundary() keeps a character cut off at the end for later", () => {
   const bytes = (s: string) => new TextEncoder().encode(s);
   assert.equal(utf8Boundary(bytes("ab")), 2);
