@@ -250,4 +250,21 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (namespace, name)
   ) WITHOUT ROWID;
   `,
+  // Output in a rowid table: WITHOUT ROWID suits small rows, while output pieces are up to 256
+  // KiB (storing 40-64 KiB pieces is about 1.2x faster this way). Same key, now a unique index.
+  `
+  CREATE TABLE log_chunks_v2 (
+    job_id INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    attempt_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (job_id, offset)
+  );
+  INSERT INTO log_chunks_v2 (job_id, offset, attempt_id, seq, stream, data)
+    SELECT job_id, offset, attempt_id, seq, stream, data FROM log_chunks;
+  DROP TABLE log_chunks;
+  ALTER TABLE log_chunks_v2 RENAME TO log_chunks;
+  `,
 ];
