@@ -6,6 +6,7 @@
 
 import { runAgent } from "../src/agent/mod.ts";
 import { Client } from "../src/cli/client.ts";
+import { main } from "../src/cli/mod.ts";
 import type { JobView } from "../src/protocol/mod.ts";
 import { type RunningServer, type ServerConfig, startServer } from "../src/server/mod.ts";
 
@@ -167,4 +168,22 @@ export function waitForJob(client: Client, id: number, timeoutMs = 30_000): Prom
 /** The whole output of a job as text. */
 export async function logText(client: Client, id: number, stream?: "stdout" | "stderr") {
   return await new Response(await client.logs(id, { stream })).text();
+}
+
+/** Runs `jobdist ...args` in this process; returns its exit code and what it printed. */
+export async function runCli(
+  args: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const { log, error } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(" "));
+  console.error = (...a: unknown[]) => err.push(a.join(" "));
+  try {
+    const code = await main(args, new AbortController().signal);
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
 }

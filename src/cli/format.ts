@@ -25,3 +25,9 @@ export function clip(text: string, max: number): string {
   const one = text.replace(/\s+/g, " ");
   return one.length <= max ? one : one.slice(0, max - 1) + "…";
 }
+
+/** Prints `value` as indented JSON (the `--json` output); returns exit code 0. */
+export function printJson(value: unknown): number {
+  console.log(JSON.stringify(value, null, 2));
+  return 0;
+}

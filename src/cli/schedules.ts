@@ -7,7 +7,7 @@
 import type { ScheduleSpecInput } from "../protocol/mod.ts";
 import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, intFlag, type ParsedArgs, UsageError } from "./flags.ts";
-import { ago, clip, table } from "./format.ts";
+import { ago, clip, printJson, table } from "./format.ts";
 import { SPEC_FLAGS, specFromArgs } from "./spec_flags.ts";
 
 const USAGE = "jobdist schedules [list] | create NAME --cron EXPR [job flags] | " +
@@ -62,7 +62,7 @@ export const schedules: Command = {
     switch (action) {
       case "list": {
         const list = await client.schedules();
-        if (json) return print(list);
+        if (json) return printJson(list);
         console.log(table(
           ["NAME", "CRON", "TIMEZONE", "NEXT", "LAST", "OVERLAP", "MISFIRE", "JOB"],
           list.schedules.map((s) => [
@@ -93,29 +93,29 @@ export const schedules: Command = {
         set("misfire_limit", intFlag(args.str("misfire-limit"), "misfire-limit", 1, 1000));
         if (args.bool("paused")) spec.paused = true;
         const s = await client.createSchedule(spec);
-        if (json) return print(s);
+        if (json) return printJson(s);
         console.log(`${s.name} created; next run ${s.next_fire_time ?? "never"}`);
         return 0;
       }
       case "show":
-        return print(await client.schedule(needRef()));
+        return printJson(await client.schedule(needRef()));
       case "pause":
       case "resume": {
         const s = await client.pauseSchedule(needRef(), action === "pause");
-        if (json) return print(s);
+        if (json) return printJson(s);
         console.log(`${s.name} ${s.paused ? "paused" : `resumed; next run ${s.next_fire_time}`}`);
         return 0;
       }
       case "delete": {
         const s = await client.deleteSchedule(needRef());
-        if (json) return print(s);
+        if (json) return printJson(s);
         console.log(`${s.name} deleted`);
         return 0;
       }
       case "next": {
         const n = intFlag(args.str("count"), "count", 1, 1000) ?? 5;
         const out = await client.nextFireTimes(needRef(), n);
-        if (json) return print(out);
+        if (json) return printJson(out);
         const local = new Intl.DateTimeFormat("sv-SE", {
           timeZone: out.timezone,
           year: "numeric",
@@ -135,11 +135,6 @@ export const schedules: Command = {
     }
   },
 };
-
-function print(value: unknown): number {
-  console.log(JSON.stringify(value, null, 2));
-  return 0;
-}
 
 /** `args` with other positionals (the job's argv after `--`). */
 function withPositionals(args: ParsedArgs, positionals: string[]): ParsedArgs {

@@ -7,7 +7,7 @@
 
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
 import { clientFromArgs } from "./connect.ts";
-import { ago, table } from "./format.ts";
+import { ago, printJson, table } from "./format.ts";
 
 const USAGE = "jobdist secrets [list] | set NAME [--from-file PATH] | delete NAME";
 
@@ -38,7 +38,7 @@ export const secrets: Command = {
     switch (action) {
       case "list": {
         const list = await client.secrets();
-        if (json) return print(list);
+        if (json) return printJson(list);
         console.log(table(
           ["NAME", "NAMESPACE", "CREATED", "UPDATED"],
           list.secrets.map((s) => [s.name, s.namespace, ago(s.created_at), ago(s.updated_at)]),
@@ -49,13 +49,13 @@ export const secrets: Command = {
         const key = needName();
         const value = await readValue(args.str("from-file"));
         const view = await client.setSecret(key, value);
-        if (json) return print(view);
+        if (json) return printJson(view);
         console.log(`${view.name} stored in namespace ${view.namespace}`);
         return 0;
       }
       case "delete": {
         const view = await client.deleteSecret(needName());
-        if (json) return print(view);
+        if (json) return printJson(view);
         console.log(`${view.name} deleted`);
         return 0;
       }
@@ -83,9 +83,4 @@ async function readValue(file: string | undefined): Promise<string> {
     text = await new Response(Deno.stdin.readable).text();
   }
   return text.replace(/\r?\n$/, "");
-}
-
-function print(value: unknown): number {
-  console.log(JSON.stringify(value, null, 2));
-  return 0;
 }

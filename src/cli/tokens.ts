@@ -8,7 +8,7 @@
 
 import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
-import { ago, table } from "./format.ts";
+import { ago, printJson, table } from "./format.ts";
 
 const USAGE = "jobdist tokens [list] [--user NAME] | create [--user NAME | --join] " +
   "[--expires DURATION] [--name TEXT] | revoke ID... | revoke --agent NAME";
@@ -39,7 +39,7 @@ export const tokens: Command = {
     switch (action) {
       case "list": {
         const list = await client.tokens(args.str("user"));
-        if (json) return print(list);
+        if (json) return printJson(list);
         console.log(table(
           ["ID", "KIND", "PREFIX", "OWNER", "NAME", "STATUS", "CREATED", "EXPIRES"],
           list.tokens.map((t) => [
@@ -65,7 +65,7 @@ export const tokens: Command = {
           name: args.str("name"),
           expires_in: args.str("expires"),
         });
-        if (json) return print(t);
+        if (json) return printJson(t);
         console.error(
           `${t.kind} token ${t.id} created${t.user ? ` for ${t.user}` : ""}` +
             (t.expires_at ? `, expires ${t.expires_at}` : "") + " (shown once; keep it secret):",
@@ -78,7 +78,7 @@ export const tokens: Command = {
         if (agent !== undefined) {
           if (ids.length) throw new UsageError("Give token ids or --agent, not both");
           const r = await client.revokeAgent(agent);
-          if (json) return print(r);
+          if (json) return printJson(r);
           console.log(`agent ${r.agent_id}: ${r.revoked_tokens} token(s) revoked`);
           return 0;
         }
@@ -90,7 +90,7 @@ export const tokens: Command = {
         }
         for (const id of ids) {
           const t = await client.revokeToken(Number(id));
-          if (json) print(t);
+          if (json) printJson(t);
           else console.log(`token ${t.id} revoked`);
         }
         return 0;
@@ -100,8 +100,3 @@ export const tokens: Command = {
     }
   },
 };
-
-function print(value: unknown): number {
-  console.log(JSON.stringify(value, null, 2));
-  return 0;
-}

@@ -8,7 +8,7 @@
 import { UserRole } from "../protocol/access.ts";
 import { clientFromArgs } from "./connect.ts";
 import { CLIENT_FLAGS, type Command, UsageError } from "./flags.ts";
-import { ago, table } from "./format.ts";
+import { ago, printJson, table } from "./format.ts";
 
 const USAGE = "jobdist users [list] | create NAME [--role admin|user|viewer] | disable|enable NAME";
 
@@ -45,7 +45,7 @@ export const users: Command = {
     switch (action) {
       case "list": {
         const list = await client.users();
-        if (json) return print(list);
+        if (json) return printJson(list);
         console.log(table(
           ["NAME", "ROLE", "STATUS", "CREATED", "BY"],
           list.users.map((u) => [
@@ -71,7 +71,7 @@ export const users: Command = {
           token: !args.bool("no-token"),
           expires_in: args.str("expires"),
         });
-        if (json) return print(created);
+        if (json) return printJson(created);
         console.error(`user ${created.user.name} created (${created.user.role})`);
         if (created.token) {
           console.error("token (shown once; keep it secret):");
@@ -82,7 +82,7 @@ export const users: Command = {
       case "disable":
       case "enable": {
         const u = await client.setUserDisabled(needName(), action === "disable");
-        if (json) return print(u);
+        if (json) return printJson(u);
         console.log(`${u.name} ${u.disabled ? "disabled" : "enabled"}`);
         return 0;
       }
@@ -91,8 +91,3 @@ export const users: Command = {
     }
   },
 };
-
-function print(value: unknown): number {
-  console.log(JSON.stringify(value, null, 2));
-  return 0;
-}

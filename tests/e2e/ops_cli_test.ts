@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { main } from "../../src/cli/mod.ts";
 import {
+  runCli,
   spawnJobdist,
   startTestAgent,
   startTestServer,
@@ -8,56 +8,40 @@ import {
   waitUntil,
 } from "../helpers.ts";
 
-/** Runs `jobdist ...args` in this process; returns its exit code and what it printed. */
-async function jobdist(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args, new AbortController().signal);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 Deno.test("jobdist agents rename, label, disable, enable, uptime and forget", async () => {
   const server = await startTestServer({ heartbeatMs: 100 });
   const s = ["--server", server.url];
   const agent = startTestAgent(server.url, { name: "cli-1", labels: { zone: "eu" } });
   try {
     await waitUntil(async () => (await server.client.agents()).agents.length === 1);
-    let r = await jobdist(["agents", "rename", "cli-1", "builder", ...s]);
+    let r = await runCli(["agents", "rename", "cli-1", "builder", ...s]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "cli-1 is now builder");
-    r = await jobdist(["agents", "label", "builder", "zone=us", "gpu=1", ...s]);
+    r = await runCli(["agents", "label", "builder", "zone=us", "gpu=1", ...s]);
     assert.equal(r.out, "builder zone=us,gpu=1");
-    r = await jobdist(["agents", "disable", "builder", ...s]);
+    r = await runCli(["agents", "disable", "builder", ...s]);
     assert.match(r.out, /^builder idle \(disabled\)$/);
-    r = await jobdist(["agents", ...s]);
+    r = await runCli(["agents", ...s]);
     assert.match(r.out, /builder\s+idle,disabled/);
 
     // A disabled agent gets no work; enabling it lets the job run.
     const job = await server.client.submit({ shell: "echo ran" });
     await new Promise((res) => setTimeout(res, 200));
     assert.equal((await server.client.job(job.id)).state, "queued");
-    r = await jobdist(["agents", "enable", "builder", ...s]);
+    r = await runCli(["agents", "enable", "builder", ...s]);
     assert.equal(r.out, "builder idle");
     assert.equal((await waitForJob(server.client, job.id)).state, "succeeded");
 
-    r = await jobdist(["agents", "label", "builder", "--reset", ...s]);
+    r = await runCli(["agents", "label", "builder", "--reset", ...s]);
     assert.equal(r.out, "builder zone=eu");
-    r = await jobdist(["agents", "uptime", "builder", ...s]);
+    r = await runCli(["agents", "uptime", "builder", ...s]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /24h\s+100\.00%/);
     assert.match(r.out, /last 24h \|[ ]*[█▄]+\| now/);
-    r = await jobdist(["agents", "forget", "builder", ...s]);
+    r = await runCli(["agents", "forget", "builder", ...s]);
     assert.equal(r.code, 1);
     assert.match(r.err, /Cannot forget agent builder: it is connected/);
-    r = await jobdist(["agents", "frobnicate", "builder", ...s]);
+    r = await runCli(["agents", "frobnicate", "builder", ...s]);
     assert.equal(r.code, 2);
   } finally {
     await agent.stop();
@@ -66,7 +50,7 @@ Deno.test("jobdist agents rename, label, disable, enable, uptime and forget", as
     await waitUntil(async () =>
       (await server.client.agents()).agents[0]?.status === "disconnected"
     );
-    const r = await jobdist(["agents", "forget", "builder", ...s]);
+    const r = await runCli(["agents", "forget", "builder", ...s]);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual((await server.client.agents()).agents, []);
   } finally {
@@ -87,7 +71,7 @@ Deno.test("jobdist backup, then the README's restore procedure: stop, copy, star
       const client = new Client({ server: url });
       id = (await client.submit({ shell: "echo before the backup" })).id;
       await waitForJob(client, id);
-      const r = await jobdist(["backup", "--out", `${dir}/backup.db`, "--server", url]);
+      const r = await runCli(["backup", "--out", `${dir}/backup.db`, "--server", url]);
       assert.equal(r.code, 0, r.err);
       assert.match(r.err, /wrote .*backup\.db \(\d+ bytes\)/);
       // Work after the backup is not in it.
@@ -113,7 +97,7 @@ Deno.test("jobdist backup, then the README's restore procedure: stop, copy, star
     } finally {
       await server.kill("SIGTERM");
     }
-    const r = await jobdist(["backup"]);
+    const r = await runCli(["backup"]);
     assert.equal(r.code, 2);
   } finally {
     await Deno.remove(dir, { recursive: true });

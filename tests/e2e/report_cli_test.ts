@@ -1,22 +1,5 @@
 import assert from "node:assert/strict";
-import { main } from "../../src/cli/mod.ts";
-import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
-
-/** Runs `jobdist ...args` in this process; returns its exit code and what it printed. */
-async function jobdist(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args, new AbortController().signal);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { runCli, startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
 
 /** A webhook receiver on 127.0.0.1, port 0, that keeps every JSON body. */
 function webhookReceiver() {
@@ -49,26 +32,26 @@ Deno.test("jobdist report prints the running server's report as text, html and j
     await waitForJob(server.client, ok.id);
     await waitForJob(server.client, bad.id);
 
-    let r = await jobdist(["report", ...s]);
+    let r = await runCli(["report", ...s]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^jobdist report: .* UTC \(1d0h\)/);
     assert.match(r.out, /^ {2}q2\s+1\s+0\s+1\s+0\s+0$/m);
     assert.match(r.out, /^ {2}<broken>\s+1\s+0\s+1$/m);
     assert.match(r.out, /^ {2}reporter-1\s+connected\s+100\.00%/m);
 
-    r = await jobdist(["report", "--format", "html", "--period", "1h", ...s]);
+    r = await runCli(["report", "--format", "html", "--period", "1h", ...s]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /&lt;broken&gt;/);
-    r = await jobdist(["report", "--format", "json", ...s]);
+    r = await runCli(["report", "--format", "json", ...s]);
     assert.equal(JSON.parse(r.out).totals.failed, 1);
 
-    r = await jobdist(["report", "--format", "pdf", ...s]);
+    r = await runCli(["report", "--format", "pdf", ...s]);
     assert.equal(r.code, 2);
     assert.match(r.err, /Invalid --format "pdf": expected text, html or json/);
-    r = await jobdist(["report", "--period", "soon", ...s]);
+    r = await runCli(["report", "--period", "soon", ...s]);
     assert.equal(r.code, 2);
     assert.match(r.err, /Invalid --period "soon"/);
-    r = await jobdist(["report", "--send-now", ...s]);
+    r = await runCli(["report", "--send-now", ...s]);
     assert.equal(r.code, 1);
     assert.match(r.err, /No report transport is configured/);
   } finally {
@@ -112,7 +95,7 @@ Deno.test("jobdist report --send-now delivers by webhook, and a refused SMTP ser
   });
   const s = ["--server", server.url];
   try {
-    const r = await jobdist(["report", "--send-now", ...s]);
+    const r = await runCli(["report", "--send-now", ...s]);
     assert.equal(r.code, 1);
     assert.match(r.out, new RegExp(`^webhook: http://127\\.0\\.0\\.1:\\d+ answered 200$`));
     assert.match(
@@ -155,11 +138,11 @@ Deno.test("jobdist server rejects incomplete or bad --report-* flags with usage 
     [["--report-period", "daily"], /Invalid --report-period "daily"/],
   ];
   for (const [flags, message] of cases) {
-    const r = await jobdist(["server", "--listen", "127.0.0.1:0", "--db", ":memory:", ...flags]);
+    const r = await runCli(["server", "--listen", "127.0.0.1:0", "--db", ":memory:", ...flags]);
     assert.equal(r.code, 2, `${flags.join(" ")}: ${r.err}`);
     assert.match(r.err, message);
   }
-  const r = await jobdist([
+  const r = await runCli([
     "server",
     "--listen",
     "127.0.0.1:0",

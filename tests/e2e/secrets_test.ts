@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { main } from "../../src/cli/mod.ts";
 import { ApiError } from "../../src/cli/client.ts";
-import { logText, startTestAgent, startTestServer, waitForJob } from "../helpers.ts";
+import { logText, runCli, startTestAgent, startTestServer, waitForJob } from "../helpers.ts";
 
 /** A fresh secrets key: 32 random bytes in base64. */
 function newKey(): string {
@@ -197,32 +196,16 @@ Deno.test("secrets: bad names, values and keys get clear errors", async () => {
   );
 });
 
-/** Runs `jobdist ...args` in this process; returns its exit code and what it printed. */
-async function jobdist(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args, new AbortController().signal);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 Deno.test("jobdist secrets set, list and delete", async () => {
   const server = await startTestServer({ secretsKey: KEY });
   const file = await Deno.makeTempFile();
   await Deno.writeTextFile(file, "from-a-file-value\n");
   const s = ["--server", server.url];
   try {
-    let r = await jobdist(["secrets", "set", "api", "--from-file", file, ...s]);
+    let r = await runCli(["secrets", "set", "api", "--from-file", file, ...s]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "api stored in namespace default");
-    r = await jobdist(["secrets", ...s]);
+    r = await runCli(["secrets", ...s]);
     assert.match(r.out, /^NAME\s+NAMESPACE\s+CREATED\s+UPDATED\napi\s+default\s/);
     // The trailing newline of the file is not part of the value.
     const job = await server.client.submit({
@@ -235,12 +218,12 @@ Deno.test("jobdist secrets set, list and delete", async () => {
     } finally {
       await agent.stop();
     }
-    r = await jobdist(["secrets", "delete", "api", ...s]);
+    r = await runCli(["secrets", "delete", "api", ...s]);
     assert.equal(r.out, "api deleted");
-    r = await jobdist(["secrets", "delete", "api", ...s]);
+    r = await runCli(["secrets", "delete", "api", ...s]);
     assert.equal(r.code, 1);
     assert.match(r.err, /No secret api/);
-    r = await jobdist(["secrets", "set", ...s]);
+    r = await runCli(["secrets", "set", ...s]);
     assert.equal(r.code, 2);
     assert.match(r.err, /Expected: jobdist secrets set NAME/);
   } finally {

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { checkTransport } from "../../src/agent/mod.ts";
 import { Client } from "../../src/cli/client.ts";
-import { main } from "../../src/cli/mod.ts";
-import { logText, spawnJobdist, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import {
+  logText,
+  runCli,
+  spawnJobdist,
+  startTestServer,
+  waitForJob,
+  waitUntil,
+} from "../helpers.ts";
 
 /** A CA, and a server certificate it signed for 127.0.0.1 and localhost, made by openssl. */
 interface Certs {
@@ -90,22 +96,6 @@ async function tlsServer(certs: Certs) {
   });
 }
 
-/** Runs `jobdist ...args` in this process; returns its exit code and what it printed. */
-async function jobdist(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const { log, error } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(" "));
-  console.error = (...a: unknown[]) => err.push(a.join(" "));
-  try {
-    const code = await main(args, new AbortController().signal);
-    return { code, out: out.join("\n"), err: err.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 Deno.test("TLS: real agents run jobs over WSS and clients use --ca over HTTPS", async () => {
   const certs = await makeCerts();
   const server = await tlsServer(certs);
@@ -146,13 +136,13 @@ Deno.test("TLS: real agents run jobs over WSS and clients use --ca over HTTPS", 
     assert.equal(ran.size, 2, "each agent ran one job");
 
     // The CLI takes --ca too; without it, the server's certificate is not trusted.
-    let r = await jobdist(["jobs", "--server", server.url, "--ca", certs.ca]);
+    let r = await runCli(["jobs", "--server", server.url, "--ca", certs.ca]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /succeeded/);
-    r = await jobdist(["jobs", "--server", server.url]);
+    r = await runCli(["jobs", "--server", server.url]);
     assert.equal(r.code, 1);
     assert.match(r.err, /Cannot reach the server at https:\/\/127\.0\.0\.1:\d+: .*certificate/);
-    r = await jobdist(["jobs", "--server", server.url, "--ca", certs.key]);
+    r = await runCli(["jobs", "--server", server.url, "--ca", certs.key]);
     assert.equal(r.code, 2);
     assert.match(r.err, /--ca .*server\.key holds no PEM certificate/);
     // Plain HTTP gets no answer from a TLS listener.
@@ -208,7 +198,7 @@ Deno.test("agents refuse plain ws:// and http:// beyond loopback unless --insecu
 
   const dir = await Deno.makeTempDir();
   try {
-    const r = await jobdist(["agent", "--server", "http://192.0.2.7:7420", "--state-dir", dir]);
+    const r = await runCli(["agent", "--server", "http://192.0.2.7:7420", "--state-dir", dir]);
     assert.equal(r.code, 1);
     assert.match(r.err, refused);
     assert.match(r.err, /use wss:\/\/ or https:\/\/, or pass --insecure/);
