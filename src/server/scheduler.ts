@@ -131,6 +131,8 @@ const BATCH_ONLY = [
   // A task waiting for its turn (parallelism) is not late.
   "queue_timeout",
   "idempotency_key",
+  // The batch reports its start and end; its tasks do not each call.
+  "webhook",
 ] as const;
 /** How long past timeout + grace the server waits for the agent's own report. */
 const TIMEOUT_BACKSTOP_MS = 15_000;

@@ -12,6 +12,7 @@ Deno.test("batch: completions=10, parallelism=3 never runs more than 3 tasks and
       parallelism: 3,
       queue_timeout: "1h",
       deadline: "2h",
+      webhook: { url: "http://127.0.0.1:9/hook" },
     });
     assert.equal(rig.state(batch.id), "running");
     let peak = 0;
@@ -32,6 +33,7 @@ Deno.test("batch: completions=10, parallelism=3 never runs more than 3 tasks and
     assert.equal(taskSpec.queue_timeout, undefined);
     assert.equal(taskSpec.deadline, undefined);
     assert.equal(taskSpec.completions, undefined);
+    assert.equal(taskSpec.webhook, undefined);
     assert.deepEqual(envIndexes, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
     const parent = rig.store.getJob(batch.id)!;
     assert.equal(parent.state, "succeeded");
