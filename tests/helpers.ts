@@ -5,6 +5,7 @@
  */
 
 import { runAgent } from "../src/agent/mod.ts";
+import { parseRuntimeFlag } from "../src/agent/runtimes.ts";
 import { Client } from "../src/cli/client.ts";
 import { main } from "../src/cli/mod.ts";
 import type { JobView } from "../src/protocol/mod.ts";
@@ -48,7 +49,14 @@ export interface TestAgent {
 /** Starts an agent in this process. */
 export function startTestAgent(
   server: string,
-  options: { name?: string; slots?: number; labels?: Record<string, string>; token?: string } = {},
+  options: {
+    name?: string;
+    slots?: number;
+    labels?: Record<string, string>;
+    token?: string;
+    /** Runtimes declared as with `--runtime NAME=TEMPLATE`. */
+    runtimes?: string[];
+  } = {},
 ): TestAgent {
   const ac = new AbortController();
   const done = runAgent({
@@ -56,7 +64,7 @@ export function startTestAgent(
     name: options.name ?? "test-agent",
     slots: options.slots ?? 4,
     labels: options.labels ?? {},
-    runtimes: [],
+    runtimes: (options.runtimes ?? []).map(parseRuntimeFlag),
     token: options.token,
     drainTimeoutMs: 2_000,
     log: () => {},
