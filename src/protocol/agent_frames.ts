@@ -1,7 +1,7 @@
 /**
  * The parts of the agent protocol (see `agent_wire.ts`) an agent needs, without zod: the version,
- * the limits, the binary `log` frame codec and a reader of the server's frames, so an agent loads
- * no schema library (zod and the schemas it builds take about 15 MB). The frames' shapes are
+ * the limits, the binary `log` frame codec and a reader of the server's frames, so an agent need
+ * not load a schema library (zod and the schemas it builds take about 15 MB of memory). The frames' shapes are
  * defined once, by the zod schemas in `agent_wire.ts`; the reader here returns those types and
  * checks what the agent relies on. The server validates agent frames strictly with the schemas.
  * @module
@@ -10,7 +10,7 @@
 import { ProtocolError } from "./errors.ts";
 import type { ServerMessage } from "./agent_wire.ts";
 
-/** Bumped on any incompatible change to the frames below (2: output in binary frames). */
+/** Bumped on any incompatible change to the protocol's frames (2: output in binary frames). */
 export const PROTOCOL_VERSION = 2;
 
 /** Largest frame either side accepts; larger ones close the socket with 1009. */
