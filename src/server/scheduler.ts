@@ -533,15 +533,10 @@ export class Scheduler {
     // this one's TCP ACK (Nagle plus delayed ACK: 40 ms; Deno's WebSocket has no NODELAY).
     this.agents.send(agent.id, { type: "started_ack", attempt_id: att.id });
     const now = this.#now();
+    // Written at the commit, unless the end arrives first (often in the same read).
     att.pendingStart = { at: now, pid };
-    if (att.spec.webhook) {
-      // Its webhook reports the start with the job's row as it is now (webhooks.ts).
-      this.#writeStart(att);
-    } else {
-      // Written at the commit, unless the end arrives first (often in the same read).
-      if (this.#pendingStarts.size === 0) this.store.beforeCommit(() => this.#writeStarts());
-      this.#pendingStarts.add(att);
-    }
+    if (this.#pendingStarts.size === 0) this.store.beforeCommit(() => this.#writeStarts());
+    this.#pendingStarts.add(att);
     if (!att.ending) {
       this.#armAttemptTimeout(att.id, att.spec, now);
       this.#emitJob(att.jobId, "running", att.queue, agent.id);
