@@ -458,7 +458,7 @@ export class Scheduler {
     });
     this.#output.set(jobId, row.output_bytes);
     this.agents.takeSlot(agent, attemptId, spec.slots ?? 1);
-    this.timers.delete(`qt:${jobId}`);
+    if (spec.queue_timeout) this.timers.delete(`qt:${jobId}`); // armed only then
     let secrets: Record<string, string> | undefined;
     try {
       secrets = this.#resolveSecrets?.(spec);
@@ -689,7 +689,7 @@ export class Scheduler {
   ): AttemptStart | undefined {
     this.#active.delete(att.id);
     this.#output.delete(att.jobId);
-    this.timers.delete(`to:${att.id}`);
+    if (att.spec.timeout) this.timers.delete(`to:${att.id}`); // armed only then
     this.agents.releaseSlot(att.agentId, att.id);
     this.#unpark(this.#gates.release(att.gates));
     const now = this.#now();
