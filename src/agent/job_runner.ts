@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type Assignment, type AttemptResult, DEFAULT_MAX_LINE } from "../protocol/mod.ts";
+import type { Assignment, AttemptResult } from "../protocol/mod.ts";
+import { DEFAULT_MAX_LINE } from "../protocol/constants.ts";
 import { LOG_CHUNK_BYTES } from "../protocol/agent_frames.ts";
 import type { JobPolicy, RunAs } from "./isolation.ts";
 import { Masker } from "./mask.ts";

@@ -23,7 +23,7 @@ import {
   PROTOCOL_VERSION,
 } from "../protocol/agent_frames.ts";
 import { ProtocolError } from "../protocol/errors.ts";
-import { VERSION } from "../protocol/mod.ts";
+import { VERSION } from "../protocol/constants.ts";
 import { statfsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";

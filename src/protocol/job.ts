@@ -20,6 +20,7 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseWith } from "./errors.ts";
+import { DEFAULT_MAX_LINE, DEFAULT_MAX_OUTPUT } from "./constants.ts";
 import { SecretName } from "./secret.ts";
 
 /** Every state a job can be in; the same strings are stored in SQLite. */
@@ -165,11 +166,7 @@ export const Webhook = z.strictObject({
 /** A job's webhook with defaults applied. */
 export type Webhook = z.infer<typeof Webhook>;
 
-/** Default cap on the output stored for one job (16 MiB). */
-export const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
-
-/** Default cap on one line of output (1 MiB); the rest of a longer line is dropped. */
-export const DEFAULT_MAX_LINE = 1024 * 1024;
+export { DEFAULT_MAX_LINE, DEFAULT_MAX_OUTPUT };
 
 /** The spec of a job as submitted. Exactly one of `command`, `shell`, `script`. */
 export const JobSpec = z.strictObject({

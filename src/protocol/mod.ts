@@ -11,6 +11,4 @@ export * from "./agent_wire.ts";
 export * from "./http.ts";
 export * from "./schedule.ts";
 export * from "./api.ts";
-
-/** The program's version, reported by agents and `jobdist --version`. */
-export const VERSION = "0.1.0";
+export { VERSION } from "./constants.ts";
