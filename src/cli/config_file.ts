@@ -23,7 +23,7 @@
  */
 
 import { parse, TomlError } from "smol-toml";
-import { parseDuration } from "../protocol/mod.ts";
+import { parseDuration } from "../protocol/duration.ts";
 import type { Flag } from "./flags.ts";
 
 /** A value as the command line would give it: one string, several, or a switch. */

@@ -1,23 +1,24 @@
 /**
  * The command line: `jobdist <command> [flags]`. Each command is a module with its synopsis,
- * flags and `run`; this one dispatches, prints help and turns errors into exit codes
- * (0 ok, 1 failure, 2 usage).
+ * flags and `run`; this one lists them, prints the top-level help and dispatches (`run_command.ts`
+ * parses flags and turns errors into exit codes). `main.ts` runs `jobdist agent` without loading
+ * this module: it imports every command, their API client and zod.
  * @module
  */
 
-import { VERSION } from "../protocol/mod.ts";
-import { FatalError } from "../agent/connection.ts";
+import { VERSION } from "../protocol/constants.ts";
 import { agents } from "./agents.ts";
 import { backup } from "./backup.ts";
 import { completionsCommand } from "./completions.ts";
 import { config } from "./config.ts";
 import { cancel } from "./cancel.ts";
-import { ApiError } from "./client.ts";
-import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
+import type { Command } from "./flags.ts";
 import { jobs } from "./jobs.ts";
 import { logs } from "./logs.ts";
 import { report } from "./report.ts";
-import { agent, dev, server } from "./roles.ts";
+import { dev, server } from "./roles.ts";
+import { agent } from "./agent_role.ts";
+import { runCommand } from "./run_command.ts";
 import { run } from "./run.ts";
 import { queues } from "./queues.ts";
 import { schedules } from "./schedules.ts";
@@ -83,25 +84,5 @@ export async function main(argv: string[], signal: AbortSignal): Promise<number>
     console.error(`jobdist: unknown command "${name}"\n\n${mainHelp()}`);
     return 2;
   }
-  try {
-    const args = parseFlags(cmd, rest);
-    if (args.bool("help")) {
-      console.log(helpText(cmd));
-      return 0;
-    }
-    return await cmd.run(args, signal);
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(
-        `jobdist ${cmd.name}: ${e.message}\nRun 'jobdist ${cmd.name} --help' for usage.`,
-      );
-      return 2;
-    }
-    if (e instanceof ApiError || e instanceof FatalError) {
-      console.error(`jobdist ${cmd.name}: ${e.message}`);
-      return 1;
-    }
-    console.error(`jobdist ${cmd.name}: ${e instanceof Error ? e.message : e}`);
-    return 1;
-  }
+  return await runCommand(cmd, rest, signal);
 }
