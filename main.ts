@@ -4,9 +4,7 @@
  * SIGINT and SIGTERM abort one signal that every loop, socket and process listens to.
  * `jobdist agent` loads only its own modules (`src/cli/agent_role.ts`): not the other commands,
  * the server, the API client or zod, which would take about 20 MB of every agent's memory. The
- * specifiers are literals, so `deno compile` embeds both paths; `deno run` would still read and
- * keep the source of every module they reach at startup (about 5 MB) but for the
- * `lazy-dynamic-imports` setting in deno.json, which loads each when it is imported.
+ * specifiers are literals, so `deno compile` embeds both paths.
  * @module
  */
 

@@ -73,10 +73,3 @@ Deno.test("jobdist agent loads neither zod, the server, the API client nor the o
   // The check sees what the full command line loads, so it would notice zod if it were there.
   assert.ok([...mainAll.keys()].some(forbidden), "the full command line loads no zod?");
 });
-
-Deno.test("deno.json loads dynamic imports when they run, not when main.ts starts", async () => {
-  // Without it `deno run` reads the whole command line's modules before `agent` runs (and keeps
-  // them: about 5 MB of an idle agent), though it never evaluates them.
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
-  assert.ok(config.unstable?.includes("lazy-dynamic-imports"), JSON.stringify(config.unstable));
-});
