@@ -10,7 +10,6 @@ import type {
   AgentMessage,
   Assignment,
   AttemptResult,
-  HostFacts,
   InventoryItem,
   ServerMessage,
 } from "../protocol/mod.ts";
@@ -24,9 +23,8 @@ import {
 } from "../protocol/agent_frames.ts";
 import { ProtocolError } from "../protocol/errors.ts";
 import { VERSION } from "../protocol/constants.ts";
-import { statfsSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { FatalError } from "./connection.ts";
+import { DiskProbe, hostFacts, tempDir } from "./host_facts.ts";
 import { jobBaseEnv, type JobPolicy, type RunAs } from "./isolation.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
 import { MemoryBudget, RetainedOutput } from "./retained.ts";
@@ -83,6 +81,7 @@ export class Worker {
   readonly #budget: MemoryBudget;
   readonly #setsid = findSetsid();
   readonly #dirs: WorkDirs;
+  readonly #disk: DiskProbe;
   #socket: WebSocket | null = null;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #draining = false;
@@ -100,6 +99,7 @@ export class Worker {
     this.#o = options;
     this.#budget = new MemoryBudget(options.outputMemoryBytes ?? RETAINED_MEMORY_BYTES);
     this.#dirs = new WorkDirs(options.workRoot, Math.min(options.slots, MAX_READY_DIRS));
+    this.#disk = new DiskProbe(options.workRoot ?? tempDir());
     this.#baseEnv = jobBaseEnv(Deno.env.toObject(), {
       runAs: options.runAs,
       token: options.token,
@@ -225,7 +225,7 @@ export class Worker {
       this.#send({ type: "refuse", attempt_id: a.attempt_id, reason });
       return;
     }
-    const spool = `${this.#o.workRoot ?? tmpdir()}/jobdist-spool-${this.#o.id}-${a.attempt_id}`;
+    const spool = `${this.#o.workRoot ?? tempDir()}/jobdist-spool-${this.#o.id}-${a.attempt_id}`;
     const held: Held = {
       runner: null!,
       nextSeq: 0,
@@ -310,7 +310,7 @@ export class Worker {
     const running = [...this.#held.entries()].filter(([, h]) => !h.result && !h.stale).map((
       [id],
     ) => id);
-    this.#send({ type: "heartbeat", running, facts: hostFacts(this.#o.workRoot) });
+    this.#send({ type: "heartbeat", running, facts: hostFacts(this.#disk) });
   }
 
   #send(msg: Exclude<AgentMessage, LogFrame>): void {
@@ -388,27 +388,5 @@ function processAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Load, memory, CPU and disk facts of this host (disk: the file system of `workRoot`). */
-export function hostFacts(workRoot?: string): HostFacts {
-  const mem = Deno.systemMemoryInfo();
-  return {
-    load1: Deno.loadavg()[0],
-    cpus: navigator.hardwareConcurrency,
-    mem_total: mem.total,
-    mem_available: mem.available,
-    rss: Deno.memoryUsage().rss,
-    disk_free: diskFree(workRoot ?? tmpdir()),
-  };
-}
-
-function diskFree(dir: string): number | undefined {
-  try {
-    const fs = statfsSync(dir);
-    return fs.bavail * fs.bsize;
-  } catch {
-    return undefined; // not every platform or directory answers; the fact is optional
   }
 }
