@@ -50,6 +50,35 @@ Deno.test("a batch of 10 tasks with parallelism 3 runs real processes, never mor
   }
 });
 
+Deno.test("a batch's failing index is retried up to its max_attempts on real agents, then the batch fails", async () => {
+  const server = await startTestServer();
+  const agent = startTestAgent(server.url, { slots: 2 });
+  try {
+    const batch = await server.client.submit({
+      shell: 'echo "try $JOBDIST_ATTEMPT"; [ "$JOBDIST_INDEX" != 1 ]',
+      completions: 3,
+      parallelism: 3,
+      max_attempts: 3,
+      backoff: { initial: "10ms", max: "10ms" },
+    });
+    const done = await waitForJob(server.client, batch.id, 60_000);
+    assert.equal(done.state, "failed");
+    assert.match(done.reason ?? "", /task 1/);
+    const { jobs: tasks } = await server.client.listJobs({ parent: String(batch.id) });
+    const failing = tasks.find((t) => t.batch_index === 1)!;
+    assert.equal(failing.state, "failed");
+    assert.equal(failing.attempt_count, 3);
+    assert.equal(await logText(server.client, failing.id), "try 1\ntry 2\ntry 3\n");
+    for (const t of tasks.filter((t) => t.batch_index !== 1)) {
+      assert.ok(["succeeded", "cancelled"].includes(t.state), `${t.batch_index}: ${t.state}`);
+    }
+    assert.equal(done.batch?.failed_attempts, 3);
+  } finally {
+    await agent.stop();
+    await server.stop();
+  }
+});
+
 Deno.test("dependencies with real agents: a chain runs in order, a failed link cancels the rest", async () => {
   const server = await startTestServer();
   const agent = startTestAgent(server.url, { slots: 4 });
