@@ -24,8 +24,9 @@ Deno.test("Worker.reapOrphans() kills processes of a dead agent and its own unhe
   const mineOldRun = await markedSleep(`me/${dead.pid}/9.1`);
   const othersLive = await markedSleep(`other-agent/${Deno.pid}/10.1`);
   try {
+    // At least these three: orphans of agents other tests killed (run in parallel) count too.
     const killed = worker("me").reapOrphans();
-    assert.equal(killed, 3);
+    assert.ok(killed >= 3, `killed ${killed}`);
     for (const p of [orphan, mineStale, mineOldRun]) {
       assert.equal((await p.status).signal, "SIGKILL");
     }
