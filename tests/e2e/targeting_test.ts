@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { logText, startTestAgent, startTestServer, waitForJob } from "../helpers.ts";
+import { logText, startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
 
 Deno.test("priorities reorder a backlog on a busy agent: highest first, FIFO within a priority", async () => {
   const server = await startTestServer();
@@ -10,6 +10,8 @@ Deno.test("priorities reorder a backlog on a busy agent: highest first, FIFO wit
     const blocker = await server.client.submit({
       shell: `while [ ! -f "${dir}/gate" ]; do sleep 0.02; done`,
     });
+    // The backlog builds only once the blocker holds the slot (the agent may still be connecting).
+    await waitUntil(async () => (await server.client.job(blocker.id)).state === "running");
     const backlog = [["p0", 0], ["p5a", 5], ["m3", -3], ["p10", 10], ["p5b", 5]] as const;
     const jobs = [];
     for (const [name, priority] of backlog) {
