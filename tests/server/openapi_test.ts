@@ -27,25 +27,11 @@ import {
   type TokenViewSchema,
   type UserViewSchema,
 } from "../../src/protocol/mod.ts";
-import { Access } from "../../src/server/access.ts";
-import { AgentRegistry } from "../../src/server/agent_registry.ts";
-import { type AppDeps, createApp } from "../../src/server/app.ts";
-import { createAuthenticator } from "../../src/server/auth.ts";
-import { EventBus } from "../../src/server/events.ts";
-import { AuditLog } from "../../src/server/audit.ts";
-import { AgentHealth } from "../../src/server/health.ts";
 import { openApiDocument, openApiPath } from "../../src/server/openapi.ts";
-import { Ops } from "../../src/server/ops.ts";
-import { PrincipalStore } from "../../src/server/principals.ts";
 import type { Report } from "../../src/server/report.ts";
-import { Reporter } from "../../src/server/report_delivery.ts";
-import { Scheduler } from "../../src/server/scheduler.ts";
-import { ScheduleManager } from "../../src/server/schedules.ts";
-import { ScheduleStore } from "../../src/server/schedule_store.ts";
-import { Secrets } from "../../src/server/secrets.ts";
-import { openStore } from "../../src/server/store.ts";
 import { type CallInput, Client } from "../../src/cli/client.ts";
 import { startTestAgent, startTestServer, waitForJob, waitUntil } from "../helpers.ts";
+import { fullApp } from "./full_app.ts";
 
 // Some views are interfaces of their own modules; their schemas must describe the same shapes.
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true
@@ -61,41 +47,6 @@ const _sameShapes: true[] = [
   true satisfies Same<z.infer<typeof AuditListSchema>, AuditList>,
   true satisfies Same<z.infer<typeof ReportView>, Report>,
 ];
-
-/**
- * The app with every optional part, built as `startServer` builds it (`Required<AppDeps>`: a
- * new dependency of createApp fails to compile here until it is added, so its routes cannot
- * escape the coverage test; users and tokens need the principal store).
- */
-function fullApp() {
-  const store = openStore(":memory:");
-  const events = new EventBus();
-  const health = new AgentHealth(store);
-  const agents = new AgentRegistry({ store, events, hooks: health });
-  const scheduler = new Scheduler({ store, events, agents });
-  const ops = new Ops({ store, scheduler, health, dbPath: ":memory:" });
-  const principals = new PrincipalStore({ db: store.db, jobs: store });
-  const auth = createAuthenticator({ tokens: [], agentTokens: [], principals });
-  const deps: Required<AppDeps> = {
-    scheduler,
-    auth,
-    access: new Access({ auth, audit: new AuditLog({ db: store.db, jobs: store }) }),
-    schedules: new ScheduleManager({ scheduler, store: new ScheduleStore(store.db, store) }),
-    maxBodyBytes: 1024 * 1024,
-    ops,
-    reports: new Reporter({ store, health }),
-    secrets: new Secrets({ db: store.db, store, key: null }),
-  };
-  const app = createApp(deps);
-  return {
-    app,
-    close() {
-      scheduler.stop();
-      ops.stop();
-      store.close();
-    },
-  };
-}
 
 const documentedOperations = (doc: ReturnType<typeof openApiDocument>) =>
   Object.entries(doc.paths as Record<string, Record<string, unknown>>)
