@@ -920,7 +920,7 @@ export class Scheduler {
         out.push({ attempt_id: item.attempt_id, action: item.result ? "ack" : "kill", log_seq: 0 });
         continue;
       }
-      this.agents.takeSlot(agent, att.id);
+      this.agents.takeSlot(agent, att.id, att.spec.slots ?? 1);
       // Even a finished attempt is kept: the agent resends the output the server lacks, then
       // its result, which is recorded as if it had never been cut off.
       out.push({ attempt_id: att.id, action: "keep", log_seq: att.nextSeq });
