@@ -16,6 +16,22 @@ import { PROTOCOL_VERSION, type ServerMessage, VERSION } from "../src/protocol/m
 import { wallMs } from "./proc_stats.ts";
 
 /** What the simulated agents do. */
+/** The frames a simulated agent sends for an attempt it "runs" at once: started, then exit 0. */
+export function runAtOnce(attempt_id: string): string[] {
+  const result = {
+    exit_code: 0,
+    signal: null,
+    duration_ms: 0,
+    killed_by: null,
+    error: null,
+    truncated_bytes: 0,
+  };
+  return [
+    JSON.stringify({ type: "started", attempt_id, pid: 1 }),
+    JSON.stringify({ type: "finished", attempt_id, log_seq: 0, result }),
+  ];
+}
+
 export interface SimConfig {
   /** Agent endpoint, `ws://host:port/ws/agent`. */
   url: string;
@@ -106,20 +122,7 @@ export async function runSimAgents(config: SimConfig, signal: AbortSignal): Prom
             if (assigned++ === 0) firstAssign = wallMs();
             const attempt_id = msg.attempt_id;
             running.add(attempt_id);
-            ws.send(JSON.stringify({ type: "started", attempt_id, pid: 1 }));
-            ws.send(JSON.stringify({
-              type: "finished",
-              attempt_id,
-              log_seq: 0,
-              result: {
-                exit_code: 0,
-                signal: null,
-                duration_ms: 0,
-                killed_by: null,
-                error: null,
-                truncated_bytes: 0,
-              },
-            }));
+            for (const frame of runAtOnce(attempt_id)) ws.send(frame);
             return;
           }
           case "ack":

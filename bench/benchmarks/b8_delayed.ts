@@ -23,6 +23,7 @@ import { spawnChild } from "../child.ts";
 import { type BenchServer, startJobdistServer } from "../jobdist_procs.ts";
 import { type Benchmark, percentile, sleep } from "../model.ts";
 import { memory, wallMs } from "../proc_stats.ts";
+import { runAtOnce } from "../sim_agents.ts";
 import { type BaselineConfig, instants } from "../timeout_baseline.ts";
 
 const sizes = (quick: boolean) =>
@@ -182,20 +183,7 @@ async function jobdistLateness(
         } else if (msg.type === "assign") {
           assignedAt.set(msg.job_id, wallMs());
           const attempt_id = msg.attempt_id;
-          ws.send(JSON.stringify({ type: "started", attempt_id, pid: 1 }));
-          ws.send(JSON.stringify({
-            type: "finished",
-            attempt_id,
-            log_seq: 0,
-            result: {
-              exit_code: 0,
-              signal: null,
-              duration_ms: 0,
-              killed_by: null,
-              error: null,
-              truncated_bytes: 0,
-            },
-          }));
+          for (const frame of runAtOnce(attempt_id)) ws.send(frame);
           if (assignedAt.size === n) allAssigned();
         } else if (msg.type === "incompatible" || msg.type === "error") {
           reject(new Error(`B8 agent: ${JSON.stringify(msg)}`));
