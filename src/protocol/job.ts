@@ -20,30 +20,11 @@
 import { z } from "zod";
 import { parseDuration } from "./duration.ts";
 import { parseWith } from "./errors.ts";
-import { DEFAULT_MAX_LINE, DEFAULT_MAX_OUTPUT } from "./constants.ts";
+import { DEFAULT_MAX_LINE, DEFAULT_MAX_OUTPUT, JOB_STATES } from "./constants.ts";
 import { SecretName } from "./secret.ts";
 
-/** Every state a job can be in; the same strings are stored in SQLite. */
-export const JOB_STATES = [
-  /** Waiting for the jobs it runs `after` to succeed. */
-  "waiting",
-  /** Waiting for its `run_at` (a delayed job, or a retry in its backoff). */
-  "scheduled",
-  /** Ready to run, waiting for an agent with a free slot that matches `requires`. */
-  "queued",
-  /** Leased to an agent, which has not yet reported the process started. */
-  "assigned",
-  /** The agent reported the process started. */
-  "running",
-  /** The last attempt exited 0. */
-  "succeeded",
-  /** Attempts exhausted, a non-retryable exit, or the job could not be started. */
-  "failed",
-  /** `timeout`, `queue_timeout` or `deadline` passed. */
-  "timed_out",
-  /** Cancelled by a user before it finished. */
-  "cancelled",
-] as const;
+/** Every state a job can be in (declared without zod, for the agent and the browser). */
+export { JOB_STATES };
 
 /** A job's state. See the diagram at the top of this module. */
 export type JobState = typeof JOB_STATES[number];

@@ -1,28 +1,14 @@
 /**
- * Job states for the browser. The protocol's own list lives beside its zod schemas, and
- * importing it would pull zod into the bundle; this copy is checked against the protocol's
- * `JobState` type at compile time, so the two cannot drift apart.
+ * Job states for the browser, from the protocol's zod-free constants (the schemas would pull zod
+ * into the bundle).
  * @module
  */
 
 import type { JobState } from "../../protocol/mod.ts";
+import { JOB_STATES } from "../../protocol/constants.ts";
 
 /** Every job state, in lifecycle order. */
-export const STATES = [
-  "waiting",
-  "scheduled",
-  "queued",
-  "assigned",
-  "running",
-  "succeeded",
-  "failed",
-  "timed_out",
-  "cancelled",
-] as const satisfies readonly JobState[];
-
-// Fails to compile (naming the state) if the protocol gains a state this list lacks.
-type Missing = Exclude<JobState, (typeof STATES)[number]>;
-const _allStates: [Missing] extends [never] ? true : Missing = true;
+export const STATES = JOB_STATES;
 
 /** Whether `state` is final. */
 export function isFinal(state: JobState): boolean {
