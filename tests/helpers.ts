@@ -195,3 +195,12 @@ export async function runCli(
     console.error = error;
   }
 }
+
+/** Runs `openssl ...args` in `dir` (test certificates); throws with its stderr on failure. */
+export async function openssl(dir: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}

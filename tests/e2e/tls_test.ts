@@ -3,6 +3,7 @@ import { checkTransport } from "../../src/agent/mod.ts";
 import { Client } from "../../src/cli/client.ts";
 import {
   logText,
+  openssl,
   runCli,
   spawnJobdist,
   startTestServer,
@@ -18,14 +19,6 @@ interface Certs {
   key: string;
   /** Another CA, which did not sign the server's certificate. */
   otherCa: string;
-}
-
-async function openssl(dir: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", { args, cwd: dir, stdout: "null", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    throw new Error(`openssl ${args[0]} failed: ${new TextDecoder().decode(out.stderr)}`);
-  }
 }
 
 async function makeCerts(): Promise<Certs> {

@@ -10,6 +10,7 @@ import {
   sendMail,
 } from "../../src/server/report_delivery.ts";
 import { openStore } from "../../src/server/store.ts";
+import { openssl } from "../helpers.ts";
 
 /** A message the in-test SMTP server received. */
 interface Received {
@@ -181,28 +182,23 @@ Deno.test("sendMail() reports a refused connection and a refused login clearly",
 async function selfSigned(): Promise<{ key: string; cert: string }> {
   const dir = await Deno.makeTempDir({ prefix: "jobdist-smtp-tls-" });
   try {
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    await openssl(dir, [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+    ]);
     return {
       key: await Deno.readTextFile(`${dir}/key.pem`),
       cert: await Deno.readTextFile(`${dir}/cert.pem`),
