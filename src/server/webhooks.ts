@@ -160,12 +160,12 @@ export class Webhooks {
       : null;
     if (!kind) return;
     // SQLite reads the one field, so jobs without a webhook cost no JSON parse here. A batch's
-    // tasks inherit its spec, but the webhook reports the batch, not each task.
-    const found = this.#sql.get<{ webhook: string | null; parent_id: number | null }>(
-      "SELECT json_extract(spec, '$.webhook') AS webhook, parent_id FROM jobs WHERE id = ?",
+    // tasks do not carry its webhook (the scheduler leaves it out of their specs).
+    const found = this.#sql.get<{ webhook: string | null }>(
+      "SELECT json_extract(spec, '$.webhook') AS webhook FROM jobs WHERE id = ?",
       event.id,
     );
-    if (!found?.webhook || found.parent_id !== null) return;
+    if (!found?.webhook) return;
     const hook: Webhook = JSON.parse(found.webhook);
     if (!hook.events.includes(kind)) return;
     const id = crypto.randomUUID();
