@@ -773,10 +773,10 @@ export class Scheduler {
     const task = taskSpec(spec, row.id);
     const tasks = this.store.write(() => {
       this.store.setJobState(row.id, "running", { started_at: now });
-      const out: JobRow[] = [];
-      for (let i = 0; i < n; i++) {
-        const id = this.store.insertJob({
-          spec: { ...task, env: { ...task.env, JOBDIST_INDEX: String(i) } },
+      return Array.from({ length: n }, (_, i) => {
+        const spec = { ...task, env: { ...task.env, JOBDIST_INDEX: String(i) } };
+        const job = this.store.insertJobRow({
+          spec,
           state: "queued",
           run_at: null,
           created_at: now,
@@ -784,18 +784,15 @@ export class Scheduler {
           parent_id: row.id,
           batch_index: i,
         });
-        out.push(this.store.getJob(id)!);
-      }
-      return out;
+        return { job, spec };
+      });
     });
-    const batch = this.#newBatch(row, spec);
-    this.#batches.set(row.id, batch);
+    this.#batches.set(row.id, this.#newBatch(row, spec));
     this.#emitJob(row.id, "running", row.queue, null);
     for (const t of tasks) {
-      const s = parseSpec(t);
-      this.#enqueue(t, s);
-      this.#armJobTimers(t, s);
-      this.#emitJob(t.id, "queued", t.queue, null);
+      this.#enqueue(t.job, t.spec);
+      this.#armJobTimers(t.job, t.spec);
+      this.#emitJob(t.job.id, "queued", t.job.queue, null);
     }
     this.kick();
   }
