@@ -23,25 +23,25 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * A piece of output as it is stored: its text, and its length in bytes of UTF-8 (what offsets
- * count). Bytes that are not UTF-8 are stored as U+FFFD, so `bytes` then counts the text.
+ * A piece of output as it is stored: its text, and that text as UTF-8 (what is written, and
+ * what offsets count). Bytes that are not UTF-8 are stored as U+FFFD, so `bytes` then holds
+ * the text's encoding rather than `data`.
  */
-export function outputText(data: Uint8Array): { text: string; bytes: number } {
+export function outputText(data: Uint8Array): { text: string; bytes: Uint8Array } {
   try {
-    return { text: strictUtf8.decode(data), bytes: data.byteLength };
+    return { text: strictUtf8.decode(data), bytes: data };
   } catch {
     const text = lenientUtf8.decode(data);
-    return { text, bytes: Buffer.byteLength(text, "utf8") };
+    return { text, bytes: new TextEncoder().encode(text) };
   }
 }
 
 /** The stored output from `offset` on. */
 export function readLog(store: JobStore, jobId: number, q: LogQuery): Uint8Array<ArrayBuffer> {
   const parts: Uint8Array[] = [];
-  for (const c of store.readLog(jobId, q.offset)) {
+  for (const c of store.readLogBytes(jobId, q.offset)) {
     if (q.stream && c.stream !== q.stream) continue;
-    const bytes = Buffer.from(c.data, "utf8");
-    parts.push(c.offset < q.offset ? bytes.subarray(q.offset - c.offset) : bytes);
+    parts.push(c.offset < q.offset ? c.bytes.subarray(q.offset - c.offset) : c.bytes);
   }
   return new Uint8Array(Buffer.concat(parts));
 }

@@ -267,4 +267,21 @@ export const MIGRATIONS: readonly string[] = [
   DROP TABLE log_chunks;
   ALTER TABLE log_chunks_v2 RENAME TO log_chunks;
   `,
+  // Output moves to a file per job (`<db>.logs/<job id>.log`); SQLite keeps only where each
+  // piece lies. `log_chunks` now holds output not yet in a file (a database from before this
+  // migration, or a backup, which carries its output inside): the store writes those rows to
+  // the files and deletes them when it opens the database.
+  `
+  CREATE TABLE log_index (
+    job_id INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    attempt_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    PRIMARY KEY (job_id, offset)
+  ) WITHOUT ROWID;
+  INSERT INTO log_index (job_id, offset, length, attempt_id, seq, stream)
+    SELECT job_id, offset, length(CAST(data AS BLOB)), attempt_id, seq, stream FROM log_chunks;
+  `,
 ];

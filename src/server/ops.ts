@@ -126,12 +126,11 @@ export class Ops {
   }
 
   /**
-   * Writes a consistent copy of the database to `path` (`VACUUM INTO`) while the server runs.
-   * It commits the open group first; the copy blocks the event loop for its duration.
+   * Writes a consistent copy of the database, job output inside, to `path` while the server
+   * runs (see {@linkcode Store.backup}); the copy blocks the event loop for its duration.
    */
   backup(path: string): void {
-    this.store.flush();
-    this.store.db.prepare("VACUUM INTO ?").run(path);
+    this.store.backup(path);
   }
 
   // --- agents -----------------------------------------------------------------------------

@@ -34,7 +34,6 @@ export async function pruneFinished(
     `SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ?
       AND state IN ('succeeded', 'failed', 'timed_out', 'cancelled') LIMIT ?`,
   );
-  const delLogs = db.prepare("DELETE FROM log_chunks WHERE job_id = ?");
   const delAttempts = db.prepare("DELETE FROM attempts WHERE job_id = ?");
   const delWebhooks = db.prepare("DELETE FROM webhook_deliveries WHERE job_id = ?");
   const delJob = db.prepare("DELETE FROM jobs WHERE id = ?");
@@ -43,7 +42,7 @@ export async function pruneFinished(
     const n = store.write(() => {
       const ids = pick.all(cutoff, BATCH) as Array<{ id: number }>;
       for (const { id } of ids) {
-        delLogs.run(id);
+        store.deleteLog(id);
         delAttempts.run(id);
         delWebhooks.run(id);
         delJob.run(id);

@@ -566,7 +566,7 @@ export class Scheduler {
     const { text, bytes } = outputText(msg.data);
     const chunk = { offset, attempt_id: att.id, seq: msg.seq, stream: msg.stream, data: text };
     this.store.write(() => this.store.appendLog(att.jobId, chunk, bytes));
-    this.#output.set(att.jobId, offset + bytes);
+    this.#output.set(att.jobId, offset + bytes.length);
     this.events.emit({ type: "log", job_id: att.jobId, ...chunk });
     this.#ackWhenDurable(agent.id, { type: "log_ack", attempt_id: att.id, log_seq: msg.seq + 1 });
   }

@@ -14,6 +14,7 @@ import type { JobSpec, JobState } from "../protocol/job.ts";
 import { clearImmediate, setImmediate } from "node:timers";
 import { MIGRATIONS } from "./migrations.ts";
 import { getLogger } from "../log.ts";
+import { logDirOf, LogFiles } from "./log_files.ts";
 
 /** A row of `jobs`. Instants are milliseconds since the epoch. */
 export interface JobRow {
@@ -85,13 +86,23 @@ export interface AgentRow {
   draining: number;
 }
 
-/** A stored piece of a job's output. */
-export interface LogChunk {
+/** Where a stored piece of a job's output starts and where it came from. */
+export interface LogPiece {
+  /** Byte offset in the job's whole output (both streams, every attempt). */
   offset: number;
   attempt_id: string;
   seq: number;
   stream: "stdout" | "stderr";
+}
+
+/** A stored piece of a job's output, as text. */
+export interface LogChunk extends LogPiece {
   data: string;
+}
+
+/** A stored piece of a job's output, as its bytes (UTF-8). */
+export interface LogBytes extends LogPiece {
+  bytes: Uint8Array;
 }
 
 /** What a new job row needs. */
@@ -183,8 +194,10 @@ export interface JobStore {
   attemptsOf(jobId: number): AttemptRow[];
   getAttempt(id: string): AttemptRow | undefined;
   activeAttempts(): AttemptRow[];
-  appendLog(jobId: number, chunk: LogChunk, bytes: number): void;
+  /** Appends `bytes` (UTF-8 text) at `piece.offset` of the job's output; durable with the group. */
+  appendLog(jobId: number, piece: LogPiece, bytes: Uint8Array): void;
   readLog(jobId: number, fromOffset?: number): LogChunk[];
+  readLogBytes(jobId: number, fromOffset?: number): LogBytes[];
   nextLogSeq(jobId: number, attemptId: string): number;
   upsertAgent(a: Omit<AgentRow, "facts" | "draining">): void;
   setAgentStatus(id: string, status: string, lastSeen: number | null): void;
@@ -216,11 +229,29 @@ export interface AttemptOutcome {
   error: string | null;
 }
 
-/** Opens (creating and migrating as needed) the database at `path` (`":memory:"` for tests). */
+/**
+ * Opens (creating and migrating as needed) the database at `path` (`":memory:"` for tests).
+ * Job output lives in `<path>.logs/`; for `:memory:` in a temporary directory removed on close.
+ */
 export function openStore(path: string, options: StoreOptions = {}): Store {
   const file = path === ":memory:" || path === "" ? null : path;
-  return new Store(new DatabaseSync(path), { ...options, walPath: file && `${file}-wal` });
+  return new Store(new DatabaseSync(path), {
+    ...options,
+    walPath: file && `${file}-wal`,
+    logDir: logDirOf(file),
+  });
 }
+
+/** Options the store is built with ({@linkcode openStore} derives them from the path). */
+export interface StoreFiles {
+  /** The WAL to fsync (`null`: an in-memory database, nothing to sync). */
+  walPath?: string | null;
+  /** Where job output files live (`null`: a temporary directory). */
+  logDir?: string | null;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
 
 /** The SQLite store. Build it with {@linkcode openStore}. */
 export class Store implements JobStore {
@@ -241,6 +272,8 @@ export class Store implements JobStore {
   readonly #syncOnDemand: boolean;
   readonly #walPath: string | null;
   #wal: Deno.FsFile | null = null;
+  /** Job output; synced with the WAL, so output is durable with the rows that index it. */
+  readonly #logs: LogFiles;
   /** Callers waiting for an fsync that covers commit `upTo`. */
   #syncWaiters: Array<{ upTo: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   #syncing = false;
@@ -251,7 +284,7 @@ export class Store implements JobStore {
   /** fsyncs of the WAL so far. */
   syncs = 0;
 
-  constructor(db: DatabaseSync, options: StoreOptions & { walPath?: string | null }) {
+  constructor(db: DatabaseSync, options: StoreOptions & StoreFiles) {
     this.#db = db;
     this.#sql = new Statements(db);
     db.exec("PRAGMA journal_mode = WAL");
@@ -262,7 +295,10 @@ export class Store implements JobStore {
     );
     db.exec("PRAGMA foreign_keys = ON");
     db.exec("PRAGMA busy_timeout = 5000");
+    this.#logs = new LogFiles(options.logDir ?? null, { durable: this.#syncOnDemand });
     this.#migrate();
+    this.#moveChunksToFiles();
+    this.#trimToFiles();
   }
 
   #migrate(): void {
@@ -356,7 +392,9 @@ export class Store implements JobStore {
       let error: unknown = null;
       try {
         this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
-        await this.#wal.syncData();
+        // The output files written so far go with it: an acknowledged piece of output is on
+        // disk, and so is the row that says where it is.
+        await Promise.all([this.#wal.syncData(), this.#logs.sync()]);
         this.syncs++;
         this.durableCommits = Math.max(this.durableCommits, upTo);
       } catch (e) {
@@ -410,6 +448,7 @@ export class Store implements JobStore {
   close(): void {
     if (this.#closed) return;
     this.flush();
+    this.#logs.close();
     if (this.durableCommits < this.commits) {
       this.#wal ??= Deno.openSync(this.#walPath!, { read: true });
       this.#wal.syncDataSync();
@@ -761,45 +800,158 @@ export class Store implements JobStore {
   }
 
   // --- output -----------------------------------------------------------------------------
+  // Bytes go to the job's file, `log_index` says which attempt and stream wrote each range.
+  // The index is the truth: bytes in a file past its last indexed piece are not output.
 
-  /** Appends output at byte `offset` of the job's log and bumps its size to `offset + bytes`. */
-  appendLog(jobId: number, chunk: LogChunk, bytes: number): void {
-    this.#sql.run(
-      `INSERT INTO log_chunks (job_id, offset, attempt_id, seq, stream, data)
+  /**
+   * Appends `bytes` (the piece's text as UTF-8) at byte `piece.offset` of the job's output and
+   * sets its size to the end of them. The index row comes first: if it cannot be written,
+   * the file is not touched.
+   */
+  appendLog(jobId: number, piece: LogPiece, bytes: Uint8Array): void {
+    this.#run(
+      `INSERT INTO log_index (job_id, offset, length, attempt_id, seq, stream)
         VALUES (?, ?, ?, ?, ?, ?)`,
       jobId,
-      chunk.offset,
-      chunk.attempt_id,
-      chunk.seq,
-      chunk.stream,
-      chunk.data,
+      piece.offset,
+      bytes.length,
+      piece.attempt_id,
+      piece.seq,
+      piece.stream,
     );
-    this.#sql.run("UPDATE jobs SET output_bytes = ? WHERE id = ?", chunk.offset + bytes, jobId);
+    this.#run("UPDATE jobs SET output_bytes = ? WHERE id = ?", piece.offset + bytes.length, jobId);
+    this.#logs.append(jobId, piece.offset, bytes);
   }
 
-  /** Output chunks of a job from byte `fromOffset` on (whole chunks that end after it). */
+  /** Output of a job from byte `fromOffset` on (whole pieces that end after it), as text. */
   readLog(jobId: number, fromOffset = 0): LogChunk[] {
+    return this.readLogBytes(jobId, fromOffset).map(({ bytes, ...piece }) => ({
+      ...piece,
+      data: fromUtf8.decode(bytes),
+    }));
+  }
+
+  /** Output of a job from byte `fromOffset` on (whole pieces that end after it), as bytes. */
+  readLogBytes(jobId: number, fromOffset = 0): LogBytes[] {
     const first = this.#sql.get<{ offset: number }>(
-      "SELECT offset FROM log_chunks WHERE job_id = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
+      "SELECT offset FROM log_index WHERE job_id = ? AND offset <= ? ORDER BY offset DESC LIMIT 1",
       jobId,
       fromOffset,
     );
-    return this.#sql.all<LogChunk>(
-      `SELECT offset, attempt_id, seq, stream, data FROM log_chunks WHERE job_id = ? AND offset >= ?
-        ORDER BY offset`,
+    const rows = this.#sql.all<LogPiece & { length: number }>(
+      `SELECT offset, length, attempt_id, seq, stream FROM log_index
+        WHERE job_id = ? AND offset >= ? ORDER BY offset`,
       jobId,
       first?.offset ?? 0,
     );
+    if (!rows.length) return [];
+    const start = rows[0].offset;
+    const last = rows[rows.length - 1];
+    const data = this.#logs.read(jobId, start, last.offset + last.length);
+    const out: LogBytes[] = [];
+    for (const { length, ...piece } of rows) {
+      const bytes = data.subarray(piece.offset - start, piece.offset - start + length);
+      if (bytes.length < length) break; // a file cut short (see #trimToFiles)
+      out.push({ ...piece, bytes });
+    }
+    return out;
   }
 
-  /** Next log sequence number expected from an attempt (chunks stored so far). */
+  /** Next log sequence number expected from an attempt (pieces stored so far). */
   nextLogSeq(jobId: number, attemptId: string): number {
     const row = this.#sql.get<{ n: number | null }>(
-      "SELECT MAX(seq) + 1 AS n FROM log_chunks WHERE job_id = ? AND attempt_id = ?",
+      "SELECT MAX(seq) + 1 AS n FROM log_index WHERE job_id = ? AND attempt_id = ?",
       jobId,
       attemptId,
     );
     return row?.n ?? 0;
+  }
+
+  /** Deletes a job's output: its index rows in the group, its file at once. */
+  deleteLog(jobId: number): void {
+    this.#run("DELETE FROM log_index WHERE job_id = ?", jobId);
+    // Removed before the commit, in the same turn: a job that reuses the id (the newest id
+    // can be reused once deleted) cannot have written to it yet. Should the commit not make
+    // it to disk, the job comes back with its output cut to nothing.
+    this.#logs.remove(jobId);
+  }
+
+  /**
+   * Writes a consistent copy of the database to `path` (`VACUUM INTO`, after committing the
+   * open group) with the output inside: each indexed piece as a `log_chunks` row, which the
+   * store opening the copy moves back into files. Blocks the event loop while it writes.
+   */
+  backup(path: string): void {
+    this.flush();
+    this.#db.prepare("VACUUM INTO ?").run(path);
+    const copy = new DatabaseSync(path);
+    try {
+      copy.exec("BEGIN");
+      const insert = copy.prepare(
+        `INSERT INTO log_chunks (job_id, offset, attempt_id, seq, stream, data)
+          VALUES (?, ?, ?, ?, ?, ?)`,
+      );
+      const pieces = copy.prepare(
+        "SELECT job_id, offset, length, attempt_id, seq, stream FROM log_index ORDER BY job_id, offset",
+      ).iterate() as Iterable<LogPiece & { job_id: number; length: number }>;
+      for (const p of pieces) {
+        const bytes = this.#logs.read(p.job_id, p.offset, p.offset + p.length);
+        insert.run(p.job_id, p.offset, p.attempt_id, p.seq, p.stream, bytes);
+      }
+      copy.exec("COMMIT");
+    } finally {
+      copy.close();
+    }
+  }
+
+  /**
+   * Moves output still in `log_chunks` (a database from before output files, or a restored
+   * backup) into the files, then deletes those rows. Writing starts at each job's offset 0,
+   * which cuts whatever an older file held there.
+   */
+  #moveChunksToFiles(): void {
+    const jobs = this.#sql.all<{ job_id: number }>("SELECT DISTINCT job_id FROM log_chunks");
+    if (!jobs.length) return;
+    const rows = this.#db.prepare(
+      "SELECT offset, data FROM log_chunks WHERE job_id = ? ORDER BY offset",
+    );
+    for (const { job_id } of jobs) {
+      const chunks = rows.iterate(job_id) as Iterable<
+        { offset: number; data: string | Uint8Array }
+      >;
+      for (const c of chunks) {
+        this.#logs.append(
+          job_id,
+          c.offset,
+          typeof c.data === "string" ? utf8.encode(c.data) : c.data,
+        );
+      }
+    }
+    this.#logs.syncSync(); // before the rows go: a crash in between moves them again
+    this.#sql.run("DELETE FROM log_chunks");
+  }
+
+  /**
+   * For each job an agent still runs, drops the index rows past the end of its file: a
+   * piece whose commit reached the disk while its bytes did not (power lost before the
+   * fsync). It was never acknowledged, so the agent sends it again.
+   */
+  #trimToFiles(): void {
+    const jobs = this.#sql.all<{ job_id: number; end: number }>(
+      `SELECT job_id, MAX(offset + length) AS end FROM log_index WHERE job_id IN
+        (SELECT job_id FROM attempts WHERE state IN ('assigned', 'running')) GROUP BY job_id`,
+    );
+    for (const { job_id, end } of jobs) {
+      const size = this.#logs.size(job_id);
+      if (size >= end) continue;
+      this.#sql.run("DELETE FROM log_index WHERE job_id = ? AND offset + length > ?", job_id, size);
+      this.#sql.run(
+        `UPDATE jobs SET output_bytes =
+          (SELECT COALESCE(MAX(offset + length), 0) FROM log_index WHERE job_id = ?) WHERE id = ?`,
+        job_id,
+        job_id,
+      );
+    }
   }
 
   // --- agents -----------------------------------------------------------------------------

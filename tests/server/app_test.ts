@@ -14,6 +14,8 @@ import {
   type ServerMessage,
 } from "../../src/protocol/mod.ts";
 
+const utf8 = new TextEncoder();
+
 interface Harness {
   request(path: string, init?: RequestInit): Promise<Response>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -482,22 +484,19 @@ Deno.test("GET /api/v1/jobs/:id/logs returns the stored output, by stream and of
         attempt_id: "a",
         seq: 0,
         stream: "stdout",
-        data: "out1\n",
-      }, 5);
+      }, utf8.encode("out1\n"));
       store.appendLog(job.id, {
         offset: 5,
         attempt_id: "a",
         seq: 1,
         stream: "stderr",
-        data: "err\n",
-      }, 4);
+      }, utf8.encode("err\n"));
       store.appendLog(job.id, {
         offset: 9,
         attempt_id: "a",
         seq: 2,
         stream: "stdout",
-        data: "out2\n",
-      }, 5);
+      }, utf8.encode("out2\n"));
     });
     await store.durable();
     const text = async (q: string) => {
@@ -527,8 +526,7 @@ Deno.test("GET /api/v1/jobs/:id/logs?follow=1 streams until the job ends", () =>
         attempt_id: "a",
         seq: 0,
         stream: "stdout",
-        data: "so far\n",
-      }, 7)
+      }, utf8.encode("so far\n"))
     );
     await store.durable();
     const listeners = h.scheduler.events.listenerCount;

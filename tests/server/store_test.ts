@@ -5,6 +5,8 @@ import type { JobSpecInput } from "../../src/protocol/job.ts";
 import { MIGRATIONS } from "../../src/server/migrations.ts";
 import { type NewJob, openStore, type Store } from "../../src/server/store.ts";
 
+const utf8 = new TextEncoder();
+
 function job(spec: JobSpecInput = { shell: "true" }, extra: Partial<NewJob> = {}): NewJob {
   return {
     spec: parseJobSpec(spec),
@@ -298,19 +300,23 @@ Deno.test("store.appendLog() stores chunks and readLog() reads them from an offs
     store.write(() => {
       store.appendLog(
         id,
-        { offset: 0, attempt_id: "a1", seq: 0, stream: "stdout", data: "hello" },
-        5,
+        { offset: 0, attempt_id: "a1", seq: 0, stream: "stdout" },
+        utf8.encode("hello"),
       );
       store.appendLog(
         id,
-        { offset: 5, attempt_id: "a1", seq: 1, stream: "stderr", data: "wörld" },
-        6,
+        { offset: 5, attempt_id: "a1", seq: 1, stream: "stderr" },
+        utf8.encode("wörld"),
       );
-      store.appendLog(id, { offset: 11, attempt_id: "a1", seq: 2, stream: "stdout", data: "!" }, 1);
+      store.appendLog(
+        id,
+        { offset: 11, attempt_id: "a1", seq: 2, stream: "stdout" },
+        utf8.encode("!"),
+      );
       store.appendLog(
         other,
-        { offset: 0, attempt_id: "b1", seq: 0, stream: "stdout", data: "x" },
-        1,
+        { offset: 0, attempt_id: "b1", seq: 0, stream: "stdout" },
+        utf8.encode("x"),
       );
     });
     assert.equal(store.getJob(id)!.output_bytes, 12);
@@ -337,9 +343,21 @@ Deno.test("store.nextLogSeq() counts the chunks stored per attempt", () =>
     const id = store.write(() => store.insertJob(job()));
     assert.equal(store.nextLogSeq(id, "a1"), 0);
     store.write(() => {
-      store.appendLog(id, { offset: 0, attempt_id: "a1", seq: 0, stream: "stdout", data: "a" }, 1);
-      store.appendLog(id, { offset: 1, attempt_id: "a1", seq: 1, stream: "stdout", data: "b" }, 1);
-      store.appendLog(id, { offset: 2, attempt_id: "a2", seq: 0, stream: "stdout", data: "c" }, 1);
+      store.appendLog(
+        id,
+        { offset: 0, attempt_id: "a1", seq: 0, stream: "stdout" },
+        utf8.encode("a"),
+      );
+      store.appendLog(
+        id,
+        { offset: 1, attempt_id: "a1", seq: 1, stream: "stdout" },
+        utf8.encode("b"),
+      );
+      store.appendLog(
+        id,
+        { offset: 2, attempt_id: "a2", seq: 0, stream: "stdout" },
+        utf8.encode("c"),
+      );
     });
     assert.equal(store.nextLogSeq(id, "a1"), 2);
     assert.equal(store.nextLogSeq(id, "a2"), 1);
