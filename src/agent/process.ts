@@ -1,10 +1,14 @@
 /**
  * The OS process of one attempt. Each job runs as the leader of its own session and process
- * group (`setsid`), so a signal to the group reaches its children and grandchildren. Processes
+ * group, so a signal to the group reaches its children and grandchildren. On Linux with glibc
+ * the session is made by `posix_spawn` itself (`posix_spawn.ts`); elsewhere, and for `--run-as`,
+ * through `setsid(1)` (or `detached`, which forks). Processes
  * that leave the group (`setsid` themselves) are still found on Linux through a per-attempt
  * marker in their environment, read from `/proc/<pid>/environ`.
  * @module
  */
+
+import { posixSpawner, type SpawnedChild } from "./posix_spawn.ts";
 
 /** How to start a job's process. */
 export interface SpawnOptions {
@@ -57,7 +61,7 @@ export class JobProcess {
   /** The group was found gone: never signal its id again (it may be reused). */
   #groupGone = false;
 
-  private constructor(child: Deno.ChildProcess, marker: string) {
+  private constructor(child: SpawnedChild | Deno.ChildProcess, marker: string) {
     this.pid = child.pid;
     this.stdout = child.stdout;
     this.stderr = child.stderr;
@@ -70,13 +74,16 @@ export class JobProcess {
 
   /** Starts the process in its own session. Throws if it cannot be started. */
   static spawn(options: SpawnOptions): JobProcess {
+    const env = { ...options.env, [MARKER_ENV]: options.marker };
+    const native = options.uid === undefined && options.gid === undefined ? posixSpawner() : null;
+    if (native) return new JobProcess(native.spawn(options.argv, env, options.cwd), options.marker);
     // The spawned child is never a group leader, so setsid(1) calls setsid() and execs
     // without forking: the job keeps the pid we report.
     const [cmd, ...args] = options.setsid ? [options.setsid, ...options.argv] : options.argv;
     const child = new Deno.Command(cmd, {
       args,
       cwd: options.cwd,
-      env: { ...options.env, [MARKER_ENV]: options.marker },
+      env,
       clearEnv: true,
       uid: options.uid,
       gid: options.gid,
