@@ -98,7 +98,7 @@ export class JobRunner {
       if (!program) return this.#result(null, null, started, `cannot start ${argv[0]}: not found`);
       let proc: JobProcess;
       try {
-        proc = JobProcess.spawn({
+        proc = await JobProcess.spawn({
           argv: [program, ...argv.slice(1)],
           cwd: a.spec.cwd ?? dir,
           env,

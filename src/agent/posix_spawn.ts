@@ -8,7 +8,9 @@
  * Linux with glibc 2.29 or newer (`posix_spawn_file_actions_addchdir_np`) and `--allow-ffi`
  * only; {@linkcode posixSpawner} returns `null` elsewhere and the agent falls back to
  * `setsid(1)`. The child's pipes are read through `/proc/self/fd` and its exit is awaited with
- * `waitpid` on a worker thread (FFI `nonblocking`).
+ * `waitpid` on a worker thread (FFI `nonblocking`). `posix_spawn` returns only once the child
+ * has exec'd, a few hundred microseconds: while other jobs of the agent run, it is called on a
+ * worker thread too, so the agent's one thread goes on serving them meanwhile.
  * @module
  */
 
@@ -25,6 +27,12 @@ const SYMBOLS = {
   posix_spawn: {
     parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
     result: "i32",
+  },
+  posix_spawn_async: {
+    name: "posix_spawn",
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+    nonblocking: true,
   },
   posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
   posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
@@ -108,6 +116,8 @@ export class PosixSpawner {
   readonly #sigmask = new Uint8Array(SIGSET_BYTES);
   readonly #sigdefault = new Uint8Array(SIGSET_BYTES);
   readonly #devNull = cString("/dev/null");
+  /** Children started and not yet reaped. */
+  #live = 0;
 
   constructor(libc: Libc) {
     this.#c = libc;
@@ -116,9 +126,9 @@ export class PosixSpawner {
 
   /**
    * Starts `argv[0]` (a path) with exactly `env`, in `cwd`, stdin from `/dev/null` and stdout and
-   * stderr piped. Throws `Deno.errors.NotFound` when the program or `cwd` does not exist.
+   * stderr piped. Rejects with `Deno.errors.NotFound` when the program or `cwd` does not exist.
    */
-  spawn(argv: string[], env: Record<string, string>, cwd: string): SpawnedChild {
+  async spawn(argv: string[], env: Record<string, string>, cwd: string): Promise<SpawnedChild> {
     const c = this.#c;
     const out = this.#pipe();
     const err = this.#pipe();
@@ -141,7 +151,9 @@ export class PosixSpawner {
         const flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
         check(c.posix_spawnattr_setflags(attr, flags), "setflags");
         // The strings stay referenced by `args` and `vars` until posix_spawn has returned.
-        rc = c.posix_spawn(pid, args[0], actions, attr, pointers(args), pointers(vars));
+        const call = this.#live > 0 ? c.posix_spawn_async : c.posix_spawn;
+        this.#live++;
+        rc = await call(pid, args[0], actions, attr, pointers(args), pointers(vars));
       } finally {
         c.posix_spawn_file_actions_destroy(actions);
         c.posix_spawnattr_destroy(attr);
@@ -151,6 +163,7 @@ export class PosixSpawner {
       c.close(err[1]);
     }
     if (rc !== 0) {
+      this.#live--;
       c.close(out[0]);
       c.close(err[0]);
       if (rc === 2) throw new Deno.errors.NotFound(`No such file or directory (os error 2)`);
@@ -186,10 +199,14 @@ export class PosixSpawner {
     const status = new Int32Array(1);
     // errno of the worker thread is out of reach: after a failed wait (a signal interrupted it),
     // ask again without blocking on this thread, whose errno can be read.
-    while (await c.waitpid(pid, status, 0) !== pid) {
-      const r = c.waitpid_now(pid, status, WNOHANG);
-      if (r === pid) break;
-      if (r === -1) throw new Error(`waitpid(${pid}) failed (os error ${errno(c)})`);
+    try {
+      while (await c.waitpid(pid, status, 0) !== pid) {
+        const r = c.waitpid_now(pid, status, WNOHANG);
+        if (r === pid) break;
+        if (r === -1) throw new Error(`waitpid(${pid}) failed (os error ${errno(c)})`);
+      }
+    } finally {
+      this.#live--;
     }
     const s = status[0];
     const termSignal = s & 0x7f;

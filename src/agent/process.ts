@@ -72,11 +72,13 @@ export class JobProcess {
     });
   }
 
-  /** Starts the process in its own session. Throws if it cannot be started. */
-  static spawn(options: SpawnOptions): JobProcess {
+  /** Starts the process in its own session. Rejects if it cannot be started. */
+  static async spawn(options: SpawnOptions): Promise<JobProcess> {
     const env = { ...options.env, [MARKER_ENV]: options.marker };
     const native = options.uid === undefined && options.gid === undefined ? posixSpawner() : null;
-    if (native) return new JobProcess(native.spawn(options.argv, env, options.cwd), options.marker);
+    if (native) {
+      return new JobProcess(await native.spawn(options.argv, env, options.cwd), options.marker);
+    }
     // The spawned child is never a group leader, so setsid(1) calls setsid() and execs
     // without forking: the job keeps the pid we report.
     const [cmd, ...args] = options.setsid ? [options.setsid, ...options.argv] : options.argv;

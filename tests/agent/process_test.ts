@@ -17,7 +17,7 @@ const modes = [
 ];
 
 async function run(script: string, ids: { uid?: number; gid?: number }, cwd = "/") {
-  const p = JobProcess.spawn({
+  const p = await JobProcess.spawn({
     argv: [sh, "-c", script],
     cwd,
     env: { PATH, ONLY: "this" },
@@ -71,7 +71,7 @@ for (const { name, ids } of modes) {
   });
 
   Deno.test(`JobProcess (${name}) signals the whole group`, async () => {
-    const p = JobProcess.spawn({
+    const p = await JobProcess.spawn({
       argv: [sh, "-c", "sleep 30 & echo $!; wait"],
       cwd: "/",
       env: { PATH },
@@ -90,7 +90,7 @@ for (const { name, ids } of modes) {
     await p.stderr.cancel();
   });
 
-  Deno.test(`JobProcess (${name}) throws NotFound for a missing program or cwd`, () => {
+  Deno.test(`JobProcess (${name}) throws NotFound for a missing program or cwd`, async () => {
     const spawn = (argv: string[], cwd: string) =>
       JobProcess.spawn({
         argv,
@@ -101,11 +101,24 @@ for (const { name, ids } of modes) {
         ...ids,
       });
     if (name === "posix_spawn") {
-      assert.throws(() => spawn(["/no/such/program"], "/"), Deno.errors.NotFound);
+      await assert.rejects(() => spawn(["/no/such/program"], "/"), Deno.errors.NotFound);
     }
-    assert.throws(() => spawn([sh, "-c", "true"], "/no/such/dir"), Deno.errors.NotFound);
+    await assert.rejects(() => spawn([sh, "-c", "true"], "/no/such/dir"), Deno.errors.NotFound);
   });
 }
+
+Deno.test("JobProcess starts many processes at once, each with its own pipes and status", async () => {
+  // While others run, posix_spawn is called on worker threads: the starts overlap.
+  const runs = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => run(`echo out${i}; echo err${i} >&2; exit ${i}`, {})),
+  );
+  runs.forEach((r, i) => {
+    assert.equal(r.stdout, `out${i}\n`);
+    assert.equal(r.stderr, `err${i}\n`);
+    assert.deepEqual(r.status, { code: i, signal: null });
+  });
+  assert.equal(new Set(runs.map((r) => r.pid)).size, 24);
+});
 
 function alive(pid: number): boolean {
   try {
