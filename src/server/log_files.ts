@@ -48,12 +48,19 @@ export class LogFiles {
   /** Every open file, cached or waiting for its fsync. */
   readonly #handles = new Set<Handle>();
   #closed = false;
+  /** Files fsynced so far. */
+  syncs = 0;
 
   /** `dir` is where the files live (`null`: a temporary directory removed on close). */
   constructor(dir: string | null, options: LogFilesOptions) {
     this.#dir = dir;
     this.#temporary = dir === null;
     this.#durable = options.durable;
+  }
+
+  /** The directory (`null` until a temporary one is made). */
+  get dir(): string | null {
+    return this.#dir;
   }
 
   /** The file of job `jobId` (in a directory that may not exist yet). */
@@ -187,6 +194,7 @@ export class LogFiles {
         ...files.map((h) => h.file.syncData()),
         dir ? this.#syncDir() : undefined,
       ]);
+      this.syncs += files.length;
     } catch (e) {
       // Not durable after all: the next sync tries again.
       for (const h of files) if (h.cached) this.#dirty.add(h);
@@ -208,6 +216,7 @@ export class LogFiles {
   /** fsyncs what {@linkcode LogFiles.sync} would, blocking (for closing). */
   syncSync(): void {
     for (const h of this.#dirty) h.file.syncDataSync();
+    this.syncs += this.#dirty.size;
     this.#dirty.clear();
     if (this.#dirDirty) {
       using dir = Deno.openSync(this.#dir!, { read: true });

@@ -469,6 +469,16 @@ export class Store implements JobStore {
     return this.#db;
   }
 
+  /** Output files fsynced so far (each with the WAL fsync of the commit that indexed it). */
+  get logSyncs(): number {
+    return this.#logs.syncs;
+  }
+
+  /** Where job output files live (`null`: an in-memory store that has written none yet). */
+  get logDir(): string | null {
+    return this.#logs.dir;
+  }
+
   /** Runs `PRAGMA integrity_check`; `"ok"` when the file is sound. */
   integrityCheck(): string {
     const row = this.#db.prepare("PRAGMA integrity_check").get() as Record<string, string>;
