@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { Buffer, isUtf8 } from "node:buffer";
 import { isTerminal } from "../protocol/mod.ts";
 import type { Scheduler } from "./scheduler.ts";
 import type { JobStore } from "./store.ts";
@@ -19,21 +19,17 @@ export interface LogQuery {
 const FOLLOW_BACKLOG_BYTES = 8 * 1024 * 1024;
 
 // ignoreBOM: a byte order mark in the output is output, kept (and counted) like any other.
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-const lenientUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
+const utf8Text = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * A piece of output as it is stored: its text, and that text as UTF-8 (what is written, and
- * what offsets count). Bytes that are not UTF-8 are stored as U+FFFD, so `bytes` then holds
- * the text's encoding rather than `data`.
+ * what offsets count). Bytes that are not UTF-8 become U+FFFD, so `bytes` then holds the
+ * text's encoding rather than `data`. (`isUtf8` plus a lenient decode costs a quarter of a
+ * strict, throwing decode.)
  */
 export function outputText(data: Uint8Array): { text: string; bytes: Uint8Array } {
-  try {
-    return { text: strictUtf8.decode(data), bytes: data };
-  } catch {
-    const text = lenientUtf8.decode(data);
-    return { text, bytes: new TextEncoder().encode(text) };
-  }
+  const text = utf8Text.decode(data);
+  return { text, bytes: isUtf8(data) ? data : new TextEncoder().encode(text) };
 }
 
 /** The stored output from `offset` on. */
