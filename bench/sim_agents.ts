@@ -15,8 +15,10 @@
 import { PROTOCOL_VERSION, type ServerMessage, VERSION } from "../src/protocol/mod.ts";
 import { wallMs } from "./proc_stats.ts";
 
-/** What the simulated agents do. */
-/** The frames a simulated agent sends for an attempt it "runs" at once: started, then exit 0. */
+/**
+ * The frames a simulated agent sends for an attempt it "runs" at once: like a real agent's for a
+ * job that ends within moments of its start, one `finished` (exit 0) that carries the pid.
+ */
 export function runAtOnce(attempt_id: string): string[] {
   const result = {
     exit_code: 0,
@@ -26,12 +28,10 @@ export function runAtOnce(attempt_id: string): string[] {
     error: null,
     truncated_bytes: 0,
   };
-  return [
-    JSON.stringify({ type: "started", attempt_id, pid: 1 }),
-    JSON.stringify({ type: "finished", attempt_id, log_seq: 0, result }),
-  ];
+  return [JSON.stringify({ type: "finished", attempt_id, log_seq: 0, result, pid: 1 })];
 }
 
+/** What the simulated agents do. */
 export interface SimConfig {
   /** Agent endpoint, `ws://host:port/ws/agent`. */
   url: string;

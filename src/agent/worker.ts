@@ -52,6 +52,8 @@ export interface WorkerOptions {
   runAs?: RunAs;
   /** Which jobs the agent accepts (`--allow-runtime`, `--deny-shell`). */
   policy?: JobPolicy;
+  /** How long `started` is held back (default {@linkcode START_REPORT_DELAY_MS}). */
+  startReportDelayMs?: number;
 }
 
 interface Held {
@@ -62,6 +64,8 @@ interface Held {
   result: AttemptResult | null;
   /** The server said this attempt is not ours any more: kill it, report nothing. */
   stale: boolean;
+  /** The pid of a start not reported yet, and the timer that will report it. */
+  unreported: { pid: number; timer: ReturnType<typeof setTimeout> } | null;
 }
 
 /** Memory all attempts' unacknowledged output may take before it spills to disk. */
@@ -69,6 +73,13 @@ const RETAINED_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /** Most attempt directories made ahead of need. */
 const MAX_READY_DIRS = 16;
+
+/**
+ * How long `started` is held back: a job that ends (or prints) sooner reports its start with
+ * that frame, which spares a frame and its answer each way for the many jobs that take a few
+ * milliseconds.
+ */
+export const START_REPORT_DELAY_MS = 10;
 
 /** Bytes queued on the socket above which job output waits. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
@@ -232,6 +243,7 @@ export class Worker {
       retained: new RetainedOutput(this.#budget, spool),
       result: null,
       stale: false,
+      unreported: null,
     };
     held.runner = new JobRunner(a, {
       runtimes: this.#o.runtimes,
@@ -242,7 +254,11 @@ export class Worker {
       runAs: this.#o.runAs,
       policy: this.#o.policy,
     }, {
-      onStart: (pid) => this.#send({ type: "started", attempt_id: a.attempt_id, pid }),
+      onStart: (pid) => {
+        const delay = this.#o.startReportDelayMs ?? START_REPORT_DELAY_MS;
+        const timer = setTimeout(() => this.#reportStart(a.attempt_id, held), delay);
+        held.unreported = { pid, timer };
+      },
       onOutput: (stream, data) => this.#output(a.attempt_id, held, stream, data),
     });
     this.#held.set(a.attempt_id, held);
@@ -268,6 +284,7 @@ export class Worker {
     data: Uint8Array,
   ): void | Promise<void> {
     if (h.stale) return;
+    this.#reportStart(id, h);
     const frame: LogFrame = { type: "log", attempt_id: id, seq: h.nextSeq++, stream, data };
     h.retained.add(frame);
     this.#sendBytes(encodeLogFrame(frame));
@@ -283,13 +300,26 @@ export class Worker {
     }
   }
 
+  /** Sends the held-back `started` of an attempt, if any. */
+  #reportStart(id: string, h: Held): void {
+    if (!h.unreported) return;
+    clearTimeout(h.unreported.timer);
+    this.#send({ type: "started", attempt_id: id, pid: h.unreported.pid });
+    h.unreported = null;
+  }
+
   #sendFinished(id: string, h: Held): void {
-    this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result: h.result! });
+    const pid = h.unreported?.pid;
+    if (h.unreported) clearTimeout(h.unreported.timer);
+    h.unreported = null;
+    this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result: h.result!, pid });
   }
 
   /** Drops an attempt the agent is done with, with its retained output. */
   #forget(id: string): void {
-    this.#held.get(id)?.retained.discard();
+    const h = this.#held.get(id);
+    if (h?.unreported) clearTimeout(h.unreported.timer);
+    h?.retained.discard();
     this.#held.delete(id);
     this.#notifyIdle();
   }

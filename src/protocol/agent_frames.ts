@@ -10,8 +10,11 @@
 import { ProtocolError } from "./errors.ts";
 import type { ServerMessage } from "./agent_wire.ts";
 
-/** Bumped on any incompatible change to the protocol's frames (2: output in binary frames). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Bumped on any incompatible change to the protocol's frames (2: output in binary frames; 3:
+ * `finished` may carry the `pid` of a `started` never sent).
+ */
+export const PROTOCOL_VERSION = 3;
 
 /** Largest frame either side accepts; larger ones close the socket with 1009. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;

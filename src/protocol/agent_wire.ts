@@ -10,7 +10,7 @@
  *   | hello {agent_id, slots, inventory}  ->  |
  *   | <-  welcome {heartbeat_ms, reconcile}   |   (or incompatible {reason}, then close)
  *   | <-  assign {attempt_id, spec, ...}      |
- *   | started {attempt_id, pid}           ->  |
+ *   | started {attempt_id, pid}           ->  |   (held back a moment: see `finished.pid`)
  *   | log [binary: header + bytes]        ->  |   (ordered by seq per attempt)
  *   | <-  log_ack {attempt_id, seq}           |   (output up to seq is durable)
  *   | finished {attempt_id, exit_code, ...} ->|
@@ -112,6 +112,11 @@ export const AgentTextMessage = z.discriminatedUnion("type", [
     attempt_id: AttemptId,
     log_seq: z.number().int().nonnegative(),
     result: AttemptResult,
+    /**
+     * The process's pid when the agent sent no `started` for it: a job that ends within
+     * moments of its start reports both in this one frame.
+     */
+    pid: z.number().int().optional(),
   }),
   /** The agent stops (or resumes) taking new work, e.g. on SIGTERM. */
   z.strictObject({ type: z.literal("draining"), enabled: z.boolean() }),

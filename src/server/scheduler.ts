@@ -503,7 +503,7 @@ export class Scheduler {
       case "log":
         return this.#onLog(agent, msg);
       case "finished":
-        return this.#onFinished(agent, msg.attempt_id, msg.result);
+        return this.#onFinished(agent, msg.attempt_id, msg.result, msg.pid);
       case "refuse":
         return this.#onRefuse(agent, msg.attempt_id, msg.reason);
       case "draining":
@@ -528,18 +528,26 @@ export class Scheduler {
   #onStarted(agent: AgentState, attemptId: string, pid: number): void {
     const att = this.#fenced(agent, attemptId);
     if (!att || att.state === "running") return;
-    att.state = "running";
     // Answered at once: the agent's next frame (often `finished`) would otherwise wait for
     // this one's TCP ACK (Nagle plus delayed ACK: 40 ms; Deno's WebSocket has no NODELAY).
     this.agents.send(agent.id, { type: "started_ack", attempt_id: att.id });
+    this.#started(att, pid);
+  }
+
+  /**
+   * Records that the attempt's process runs (from `started`, or from `finished.pid`, in which
+   * case `ended` is set and no timeout is armed).
+   */
+  #started(att: ActiveAttempt, pid: number, ended = false): void {
+    att.state = "running";
     const now = this.#now();
     // Written at the commit, unless the end arrives first (often in the same read).
     att.pendingStart = { at: now, pid };
     if (this.#pendingStarts.size === 0) this.store.beforeCommit(() => this.#writeStarts());
     this.#pendingStarts.add(att);
     if (!att.ending) {
-      this.#armAttemptTimeout(att.id, att.spec, now);
-      this.#emitJob(att.jobId, "running", att.queue, agent.id);
+      if (!ended) this.#armAttemptTimeout(att.id, att.spec, now);
+      this.#emitJob(att.jobId, "running", att.queue, att.agentId);
     }
   }
 
@@ -581,9 +589,11 @@ export class Scheduler {
     this.kick();
   }
 
-  #onFinished(agent: AgentState, attemptId: string, result: AttemptResult): void {
+  #onFinished(agent: AgentState, attemptId: string, result: AttemptResult, pid?: number): void {
     const att = this.#fenced(agent, attemptId);
     if (!att) return;
+    // A job that ended before its agent reported the start: both are recorded, in order.
+    if (pid !== undefined && att.state === "assigned") this.#started(att, pid, true);
     this.#finish(att, result);
     this.#ackWhenDurable(agent.id, { type: "ack", attempt_id: attemptId });
   }

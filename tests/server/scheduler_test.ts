@@ -98,3 +98,44 @@ Deno.test("a job cancelled between assign and the agent's started frame stays ca
     rig.close();
   }
 });
+
+Deno.test("a finished frame that carries the pid records the start and the end together", async () => {
+  const { Rig } = await import("./sim_rig.ts");
+  const rig = new Rig();
+  try {
+    const states: string[] = [];
+    rig.events.subscribe((e) => {
+      if (e.type === "job") states.push(e.state);
+    }, new AbortController().signal);
+    const a = rig.connect("a", 1);
+    const [job] = await rig.submit({ command: ["true"] });
+    await rig.settle();
+    const attempt = a.held[0];
+    rig.scheduler.onAgentMessage(a.state, {
+      type: "finished",
+      attempt_id: attempt,
+      log_seq: 0,
+      pid: 4242,
+      result: {
+        exit_code: 0,
+        signal: null,
+        duration_ms: 1,
+        killed_by: null,
+        error: null,
+        truncated_bytes: 0,
+      },
+    });
+    await rig.settle();
+    const row = rig.store.getJob(job.id)!;
+    assert.equal(row.state, "succeeded");
+    assert.ok(row.started_at !== null, "the start is recorded");
+    const [att] = rig.store.attemptsOf(job.id);
+    assert.equal(att.pid, 4242);
+    assert.equal(att.state, "succeeded");
+    assert.deepEqual(states, ["queued", "assigned", "running", "succeeded"]);
+    assert.ok(!a.frames.some((f) => f.type === "started_ack"), "nothing to answer early");
+    assert.ok(a.frames.some((f) => f.type === "ack" && f.attempt_id === attempt));
+  } finally {
+    rig.close();
+  }
+});
