@@ -65,18 +65,25 @@ Deno.test("secrets: encrypted at rest, never in the API, masked in stored and st
       script: { runtime: "python", source: PRINTER },
       env: { DB_PASS: { secret: "db" }, PLAIN: "visible" },
     });
-    const followed = new Response(await server.client.logs(job.id, { follow: true })).text();
+    // Each stream on its own: how stdout and stderr interleave depends on when each is read.
+    const follow = async (stream: "stdout" | "stderr") =>
+      new Response(await server.client.logs(job.id, { follow: true, stream })).text();
+    const followed = Promise.all([follow("stdout"), follow("stderr")]);
     const done = await waitForJob(server.client, job.id);
     assert.equal(done.state, "succeeded", done.reason ?? "");
 
-    const stored = await logText(server.client, job.id);
-    const streamed = await followed;
-    for (const [what, text] of [["stored", stored], ["streamed", streamed]]) {
-      assert.deepEqual(leaks(text, value), [], `${what} output leaks the secret:\n${text}`);
-      assert.match(text, /whole: \*\*\*\n\*\*\*\nb64: \*\*\*/, `${what}:\n${text}`);
-      assert.match(text, /b64url: \S*\*\*\*/, `${what}:\n${text}`);
-      assert.match(text, /err: \*\*\*/, `${what}:\n${text}`);
-      assert.ok(text.includes(`sha256: ${await sha256(value)}`), `${what}: the job got the value`);
+    const stored = [
+      await logText(server.client, job.id, "stdout"),
+      await logText(server.client, job.id, "stderr"),
+    ];
+    for (const [what, [out, err]] of [["stored", stored], ["streamed", await followed]] as const) {
+      for (const text of [out, err]) {
+        assert.deepEqual(leaks(text, value), [], `${what} output leaks the secret:\n${text}`);
+      }
+      assert.match(out, /whole: \*\*\*\n\*\*\*\nb64: \*\*\*/, `${what}:\n${out}`);
+      assert.match(out, /b64url: \S*\*\*\*/, `${what}:\n${out}`);
+      assert.equal(err, "err: ***\n", `${what} stderr`);
+      assert.ok(out.includes(`sha256: ${await sha256(value)}`), `${what}: the job got the value`);
     }
     // The API shows the reference, never the value.
     const view = JSON.stringify(await server.client.job(job.id));
