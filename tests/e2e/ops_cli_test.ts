@@ -79,10 +79,13 @@ Deno.test("jobdist backup, then the README's restore procedure: stop, copy, star
     } finally {
       await agent.stop();
     }
-    // Restore: stop the server, put the backup in place (dropping the old WAL), start again.
+    // Restore: stop the server, put the backup in place (dropping the old WAL and output
+    // files: the backup carries the output), start again.
     assert.equal((await server.kill("SIGTERM")).code, 0);
     await Deno.copyFile(`${dir}/backup.db`, `${dir}/jobdist.db`);
-    for (const f of ["-wal", "-shm"]) await Deno.remove(`${dir}/jobdist.db${f}`).catch(() => {});
+    for (const f of ["-wal", "-shm", ".logs"]) {
+      await Deno.remove(`${dir}/jobdist.db${f}`, { recursive: true }).catch(() => {});
+    }
     server = spawnJobdist(["server", "--listen", "127.0.0.1:0", "--db", `${dir}/jobdist.db`]);
     url = (await server.waitFor(/listening on (http:\/\/\S+)/))[1];
     try {
