@@ -72,7 +72,11 @@ export class LogFiles {
   #makeDir(): void {
     if (this.#dirMade) return;
     if (this.#dir === null) this.#dir = Deno.makeTempDirSync({ prefix: "jobdist-logs-" });
-    else Deno.mkdirSync(this.#dir, { recursive: true });
+    else if (!exists(this.#dir)) {
+      Deno.mkdirSync(this.#dir, { recursive: true });
+      // Once per database: the new directory's entry must outlive a crash like its files.
+      if (this.#durable) fsyncDir(`${this.#dir}/..`);
+    }
     this.#dirMade = true;
   }
 
@@ -219,8 +223,7 @@ export class LogFiles {
     this.syncs += this.#dirty.size;
     this.#dirty.clear();
     if (this.#dirDirty) {
-      using dir = Deno.openSync(this.#dir!, { read: true });
-      dir.syncDataSync();
+      fsyncDir(this.#dir!);
       this.#dirDirty = false;
     }
   }
@@ -234,4 +237,20 @@ export class LogFiles {
     this.#open.clear();
     if (this.#temporary && this.#dir !== null) Deno.removeSync(this.#dir, { recursive: true });
   }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** fsyncs a directory (its entries), blocking. */
+function fsyncDir(path: string): void {
+  using dir = Deno.openSync(path, { read: true });
+  dir.syncDataSync();
 }
