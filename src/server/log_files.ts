@@ -15,6 +15,8 @@ interface Handle {
   file: Deno.FsFile;
   /** Where the next write lands without a seek. */
   pos: number;
+  /** The file's size. */
+  end: number;
   /** Still in the open-file cache (otherwise closed once no fsync needs it). */
   cached: boolean;
   /** An fsync of it is under way. */
@@ -81,24 +83,26 @@ export class LogFiles {
   }
 
   /**
-   * Writes `bytes` at byte `offset` of job `jobId`'s file. The first write after the file is
-   * opened cuts it at `offset`: the index ends there, so anything further is uncommitted.
+   * Writes `bytes` at byte `offset` of job `jobId`'s file, first cutting the file at `offset`
+   * if it is longer: the index ends there, so anything further was never committed (written
+   * before a crash, or by a write whose transaction was undone).
    */
   append(jobId: number, offset: number, bytes: Uint8Array): void {
     let h = this.#open.get(jobId);
     if (h) {
       this.#open.delete(jobId); // re-inserted below: most recently written last
     } else {
-      h = { file: this.#openFile(jobId), pos: -1, cached: true, syncing: false };
+      const file = this.#openFile(jobId);
+      h = { file, pos: 0, end: file.statSync().size, cached: true, syncing: false };
       this.#handles.add(h);
-      if (h.file.statSync().size > offset) h.file.truncateSync(offset);
       if (this.#open.size >= OPEN_FILES) this.#evict();
     }
     this.#open.set(jobId, h);
+    if (h.end > offset) h.file.truncateSync(offset);
     if (h.pos !== offset) h.file.seekSync(offset, Deno.SeekMode.Start);
     let done = 0;
     while (done < bytes.length) done += h.file.writeSync(bytes.subarray(done));
-    h.pos = offset + bytes.length;
+    h.pos = h.end = offset + bytes.length;
     if (this.#durable) this.#dirty.add(h);
   }
 

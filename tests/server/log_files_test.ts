@@ -103,24 +103,27 @@ Deno.test("bytes past the indexed end (a crash before the commit) are never outp
       }), /rolled back/);
     assert.deepEqual(store.readLog(id).map((c) => c.data), ["one\n"]);
     assert.equal(text(readLog(store, id, { offset: 0 })), "one\n");
+    append(store, id, out("1.1", 1), "2\n");
+    await store.durable();
+    assert.equal(await Deno.readTextFile(`${db}.logs/${id}.log`), "one\n2\n", "cut at once");
     store.close();
     // The process died after writing more of the file than it committed.
     await Deno.writeTextFile(`${db}.logs/${id}.log`, "GARBAGE PAST THE INDEX", { append: true });
 
     store = openStore(db);
     try {
-      assert.equal(store.getJob(id)!.output_bytes, 4);
-      assert.deepEqual(store.readLog(id).map((c) => c.data), ["one\n"]);
-      assert.equal(text(readLog(store, id, { offset: 0 })), "one\n");
-      assert.equal(text(readLog(store, id, { offset: 2 })), "e\n");
-      assert.equal(store.nextLogSeq(id, "1.1"), 1, "the agent resends seq 1");
-      append(store, id, out("1.1", 1), "two\n");
-      assert.equal(text(readLog(store, id, { offset: 0 })), "one\ntwo\n");
+      assert.equal(store.getJob(id)!.output_bytes, 6);
+      assert.deepEqual(store.readLog(id).map((c) => c.data), ["one\n", "2\n"]);
+      assert.equal(text(readLog(store, id, { offset: 0 })), "one\n2\n");
+      assert.equal(text(readLog(store, id, { offset: 2 })), "e\n2\n");
+      assert.equal(store.nextLogSeq(id, "1.1"), 2, "the agent resends from seq 2");
+      append(store, id, out("1.1", 2), "two\n");
+      assert.equal(text(readLog(store, id, { offset: 0 })), "one\n2\ntwo\n");
       await store.durable();
     } finally {
       store.close();
     }
-    assert.equal(await Deno.readTextFile(`${db}.logs/${id}.log`), "one\ntwo\n");
+    assert.equal(await Deno.readTextFile(`${db}.logs/${id}.log`), "one\n2\ntwo\n");
   }));
 
 Deno.test("a running job's index is cut back to its file when the file lost its tail", () =>
