@@ -195,5 +195,47 @@ export type ServerMessage = z.infer<typeof ServerMessage>;
 /** Parses a frame (already size-checked) from an agent: JSON text, or binary output. */
 export function parseAgentMessage(frame: string | Uint8Array): AgentMessage {
   if (typeof frame !== "string") return parseLogFrame(frame);
-  return parseWith(AgentTextMessage, parseJsonFrame(frame));
+  const value = parseJsonFrame(frame);
+  return finishedFrame(value) ?? parseWith(AgentTextMessage, value);
+}
+
+const KILLED_BY = new Set(AttemptResult.shape.killed_by.unwrap().unwrap().options);
+
+/**
+ * The frame every job ends with, checked by hand: `value` if it is a `finished` frame exactly as
+ * agents send it (every field present), else `null` and the schema decides (and explains). It
+ * accepts nothing the schema would refuse; zod's generic walk cost more than the rest of the
+ * frame's handling.
+ */
+function finishedFrame(value: unknown): AgentMessage | null {
+  const m = value as Record<string, unknown>;
+  if (typeof m !== "object" || m === null || m.type !== "finished") return null;
+  let keys = 0;
+  for (const _ in m) keys++;
+  const id = m.attempt_id, r = m.result as Record<string, unknown>, pid = m.pid;
+  if (
+    keys !== (pid === undefined ? 4 : 5) || !isAttemptId(id) || !isCount(m.log_seq) ||
+    (pid !== undefined && !Number.isSafeInteger(pid)) || typeof r !== "object" || r === null
+  ) {
+    return null;
+  }
+  let resultKeys = 0;
+  for (const _ in r) resultKeys++;
+  const { exit_code, signal, duration_ms, killed_by, error, truncated_bytes } = r;
+  const ok = resultKeys === 6 &&
+    (exit_code === null || Number.isSafeInteger(exit_code)) &&
+    (signal === null || (typeof signal === "string" && signal.length <= 32)) &&
+    typeof duration_ms === "number" && Number.isFinite(duration_ms) && duration_ms >= 0 &&
+    (killed_by === null || KILLED_BY.has(killed_by as never)) &&
+    (error === null || (typeof error === "string" && error.length <= 4096)) &&
+    isCount(truncated_bytes);
+  return ok ? m as AgentMessage : null;
+}
+
+function isAttemptId(v: unknown): v is string {
+  return typeof v === "string" && v.length >= 1 && v.length <= ATTEMPT_ID_MAX;
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
 }

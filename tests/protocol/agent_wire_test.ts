@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   type AgentMessage,
+  AgentTextMessage,
   assertNever,
   encodeLogFrame,
   parseAgentMessage,
@@ -303,4 +304,64 @@ Deno.test("parseServerMessage() rejects bad server frames", () => {
 
 Deno.test("assertNever() throws naming the unexpected value", () => {
   assert.throws(() => assertNever({ type: "x" } as never), /Unexpected value: \{"type":"x"\}/);
+});
+
+Deno.test("parseAgentMessage() takes and refuses exactly the finished frames the schema does", () => {
+  const result = {
+    exit_code: 0,
+    signal: null,
+    duration_ms: 12,
+    killed_by: null,
+    error: null,
+    truncated_bytes: 0,
+  };
+  const base = { type: "finished", attempt_id: "42.1", log_seq: 3, result, pid: 77 };
+  const values = [
+    undefined,
+    null,
+    -1,
+    0,
+    1.5,
+    2 ** 53,
+    "",
+    "x",
+    "SIGTERM",
+    "timeout",
+    "output_limit",
+    "bogus",
+    "a".repeat(32),
+    "a".repeat(33),
+    "a".repeat(100),
+    "a".repeat(101),
+    "a".repeat(4096),
+    "a".repeat(4097),
+    true,
+    {},
+    [],
+  ];
+  const variants: unknown[] = [base, { ...base, pid: undefined }];
+  for (const key of Object.keys(base)) {
+    for (const v of values) variants.push({ ...base, [key]: v });
+  }
+  for (const key of Object.keys(result)) {
+    for (const v of values) variants.push({ ...base, result: { ...result, [key]: v } });
+  }
+  variants.push({ ...base, extra: 1 }, { ...base, result: { ...result, extra: 1 } });
+  variants.push(JSON.parse(
+    '{"type":"finished","attempt_id":"1.1","log_seq":0,"__proto__":1,' +
+      '"result":{"exit_code":0,"signal":null,"duration_ms":0,"killed_by":null,"error":null,' +
+      '"truncated_bytes":0}}',
+  ));
+  let accepted = 0;
+  for (const v of variants) {
+    const text = JSON.stringify(v);
+    const expected = AgentTextMessage.safeParse(JSON.parse(text));
+    if (expected.success) {
+      accepted++;
+      assert.deepEqual(parseAgentMessage(text), expected.data, text);
+    } else {
+      assert.throws(() => parseAgentMessage(text), ProtocolError, text);
+    }
+  }
+  assert.ok(accepted > 20 && accepted < variants.length - 100, `accepted ${accepted}`);
 });
