@@ -10,7 +10,15 @@ import type { JobState } from "../protocol/job.ts";
 
 /** Something that changed. */
 export type ServerEvent =
-  | { type: "job"; id: number; state: JobState; queue: string; agent_id: string | null }
+  | {
+    type: "job";
+    id: number;
+    state: JobState;
+    queue: string;
+    agent_id: string | null;
+    /** Whether the job's spec has a webhook, where the emitter had the spec at hand. */
+    webhook?: boolean;
+  }
   | { type: "agent"; id: string }
   | {
     type: "log";

@@ -547,7 +547,7 @@ export class Scheduler {
     this.#pendingStarts.add(att);
     if (!att.ending) {
       if (!ended) this.#armAttemptTimeout(att.id, att.spec, now);
-      this.#emitJob(att.jobId, "running", att.queue, att.agentId);
+      this.#emitJob(att.jobId, "running", att.queue, att.agentId, att.spec);
     }
   }
 
@@ -643,7 +643,7 @@ export class Scheduler {
           })
         );
         this.#clearJobTimers(row.id);
-        this.#emitJob(row.id, attemptState, row.queue, att.agentId);
+        this.#emitJob(row.id, attemptState, row.queue, att.agentId, spec);
         this.#settled(row, attemptState);
         return this.kick();
       }
@@ -651,7 +651,7 @@ export class Scheduler {
     if (attemptState === "succeeded") {
       this.store.setJobState(row.id, "succeeded", fields);
       this.#clearJobTimers(row.id);
-      this.#emitJob(row.id, "succeeded", row.queue, att.agentId);
+      this.#emitJob(row.id, "succeeded", row.queue, att.agentId, spec);
       this.#settled(row, "succeeded");
     } else if (cutShort) {
       this.#requeue(row, spec, null);
@@ -681,7 +681,7 @@ export class Scheduler {
           : why;
         this.store.write(() => this.store.setJobState(row.id, state, { ...fields, reason }));
         this.#clearJobTimers(row.id);
-        this.#emitJob(row.id, state, row.queue, att.agentId);
+        this.#emitJob(row.id, state, row.queue, att.agentId, spec);
         this.#settled(row, state);
       }
     }
@@ -1081,8 +1081,16 @@ export class Scheduler {
     return reason;
   }
 
-  #emitJob(id: number, state: JobState, queue: string, agentId: string | null): void {
-    this.events.emit({ type: "job", id, state, queue, agent_id: agentId });
+  /** Announces a job's new state; `spec`, where at hand, spares listeners a lookup. */
+  #emitJob(
+    id: number,
+    state: JobState,
+    queue: string,
+    agentId: string | null,
+    spec?: JobSpec,
+  ): void {
+    const webhook = spec && spec.webhook !== undefined;
+    this.events.emit({ type: "job", id, state, queue, agent_id: agentId, webhook });
   }
 
   /** Sends `msg` once everything written so far is durable. */

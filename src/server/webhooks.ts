@@ -158,7 +158,8 @@ export class Webhooks {
       : isTerminal(event.state)
       ? "finished"
       : null;
-    if (!kind) return;
+    // The scheduler says so when it had the spec at hand (an attempt's start and end).
+    if (!kind || event.webhook === false) return;
     // SQLite reads the one field, so jobs without a webhook cost no JSON parse here. A batch's
     // tasks do not carry its webhook (the scheduler leaves it out of their specs).
     const found = this.#sql.get<{ webhook: string | null }>(
