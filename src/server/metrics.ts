@@ -82,6 +82,8 @@ export class Metrics {
   readonly #queuedAt = new Map<number, number>();
   readonly #startedAt = new Map<number, number>();
   readonly #finished = new Map<string, number>();
+  /** Rendered `queue="..."` labels by queue name (escaped once, not per event). */
+  readonly #queueLabels = new Map<string, string>();
 
   constructor(options: MetricsOptions, signal: AbortSignal) {
     this.#o = options;
@@ -93,7 +95,10 @@ export class Metrics {
   #onEvent(ev: ServerEvent): void {
     if (ev.type !== "job") return;
     const t = this.#mono();
-    const queue = `queue="${escapeLabel(ev.queue)}"`;
+    let queue = this.#queueLabels.get(ev.queue);
+    if (queue === undefined) {
+      this.#queueLabels.set(ev.queue, queue = `queue="${escapeLabel(ev.queue)}"`);
+    }
     if (ev.state === "queued") {
       this.#queuedAt.set(ev.id, t);
     } else if (ev.state === "assigned") {
