@@ -3,8 +3,10 @@
  * `jobdist agent` runs them; `jobdist dev` runs both; the other commands are clients.
  * SIGINT and SIGTERM abort one signal that every loop, socket and process listens to.
  * `jobdist agent` loads only its own modules (`src/cli/agent_role.ts`): not the other commands,
- * the server, the API client or zod, which would take about 20 MB of every agent's memory. The
- * specifiers are literals, so `deno compile` embeds both paths.
+ * the server, the API client or zod, which would take about 20 MB of every agent's memory.
+ * `jobdist server` and `dev` load the roles (`src/cli/roles.ts`) without the other commands
+ * (about 1-2 MB of an idle server). The specifiers are literals, so `deno compile` embeds every
+ * path.
  * @module
  */
 
@@ -19,12 +21,11 @@ if (import.meta.main) {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
-  const code = Deno.args[0] === "agent"
-    ? await runCommand(
-      (await import("./src/cli/agent_role.ts")).agent,
-      Deno.args.slice(1),
-      controller.signal,
-    )
+  const [name, ...rest] = Deno.args;
+  const code = name === "agent"
+    ? await runCommand((await import("./src/cli/agent_role.ts")).agent, rest, controller.signal)
+    : name === "server" || name === "dev"
+    ? await runCommand((await import("./src/cli/roles.ts"))[name], rest, controller.signal)
     : await (await import("./src/cli/mod.ts")).main(Deno.args, controller.signal);
   Deno.exit(code);
 }
