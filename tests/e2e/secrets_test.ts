@@ -106,10 +106,16 @@ Deno.test("secrets: encrypted at rest, never in the API, masked in stored and st
     await agent.stop();
     await server.stop();
   }
-  // At rest: neither the database nor its WAL holds the value.
-  for (const entry of Deno.readDirSync(dir)) {
-    const bytes = new TextDecoder("latin1").decode(Deno.readFileSync(`${dir}/${entry.name}`));
-    assert.equal(bytes.includes(value), false, `${entry.name} holds the secret in clear`);
+  // At rest: neither the database, its WAL nor the jobs' output files hold the value.
+  const files = (d: string): string[] =>
+    [...Deno.readDirSync(d)].flatMap((e) =>
+      e.isDirectory ? files(`${d}/${e.name}`) : [`${d}/${e.name}`]
+    );
+  const stored = files(dir);
+  assert.ok(stored.some((f) => f.endsWith(".log")), "output files were scanned");
+  for (const path of stored) {
+    const bytes = new TextDecoder("latin1").decode(Deno.readFileSync(path));
+    assert.equal(bytes.includes(value), false, `${path} holds the secret in clear`);
   }
   // Another key cannot read them, and says so instead of starting.
   await assert.rejects(
