@@ -365,6 +365,12 @@ export class LineCap {
 
   /** The parts of `chunk` to keep, in order: as few as possible (one unless a line is cut). */
   feed(chunk: Uint8Array): Uint8Array[] {
+    if (this.#dropped === 0 && this.#lineBytes + chunk.length <= this.#max) {
+      // No line in this piece can reach the cap: find only where the last line starts.
+      const last = chunk.lastIndexOf(10);
+      this.#lineBytes = last === -1 ? this.#lineBytes + chunk.length : chunk.length - last - 1;
+      return [chunk];
+    }
     const out: Uint8Array[] = [];
     let keepFrom = 0; // start of the kept range not yet pushed
     let pos = 0;

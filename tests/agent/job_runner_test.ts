@@ -183,6 +183,35 @@ Deno.test("LineCap.feed() passes a chunk of short lines through as one piece", (
   );
 });
 
+Deno.test("LineCap.feed() cuts the same however the output is split into pieces", () => {
+  const max = 8;
+  // What a cap of `max` makes of a whole text, written from its definition.
+  const expected = (text: string) => {
+    const lines = text.split("\n");
+    return lines.map((l) =>
+      l.length > max ? `${l.slice(0, max)}[jobdist: line truncated ${l.length - max} bytes]` : l
+    ).join("\n");
+  };
+  const random = (n: number) => Math.floor(Math.random() * n);
+  for (let round = 0; round < 300; round++) {
+    let text = "";
+    while (text.length < 200) text += "x".repeat(random(3 * max)) + (random(4) ? "\n" : "");
+    const cap = new LineCap(max);
+    const out: string[] = [];
+    for (let at = 0; at < text.length;) {
+      const end = Math.min(text.length, at + 1 + random(2 * max));
+      out.push(...cap.feed(new TextEncoder().encode(text.slice(at, end))).map(decode));
+      at = end;
+    }
+    out.push(...cap.end().map(decode));
+    assert.equal(out.join(""), expected(text), JSON.stringify(text));
+  }
+});
+
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder().decode(bytes);
+}
+
 Deno.test("JobRunner.run() with on_output_limit fail stops the job at its cap", async () => {
   const r = await run(
     assignment({ command: ["yes"], on_output_limit: "fail" }, { max_output_bytes: 10_000 }),
