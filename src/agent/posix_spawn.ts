@@ -48,6 +48,7 @@ const SYMBOLS = {
   posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
   posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
   pipe2: { parameters: ["buffer", "i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
   waitpid_now: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32" },
@@ -61,6 +62,19 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
 const O_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
+const F_SETPIPE_SZ = 1031;
+/**
+ * Capacity asked of each output pipe (Linux's ceiling for unprivileged processes, by default):
+ * a job that writes fast fills it while the agent is busy, and the agent takes it in few, large
+ * reads: fewer frames, fewer writes to the job's output file.
+ */
+const PIPE_BYTES = 1 << 20;
+/**
+ * Most bytes one read takes from a pipe (one frame's worth: `LOG_CHUNK_BYTES`). Reads start at
+ * 4 KiB, so a job that prints little costs little memory, and double while they come back full.
+ */
+const READ_BYTES = 256 * 1024;
+const FIRST_READ_BYTES = 4096;
 /** glibc's `posix_spawn_file_actions_t` and `posix_spawnattr_t` are 80 and 336 bytes (LP64). */
 const FILE_ACTIONS_BYTES = 256;
 const ATTR_BYTES = 512;
@@ -182,16 +196,38 @@ export class PosixSpawner {
     if (this.#c.pipe2(fds, O_CLOEXEC) !== 0) {
       throw new Error(`pipe2 failed (os error ${errno(this.#c)})`);
     }
+    // Best effort: a smaller pipe only means smaller reads.
+    this.#c.fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
     return [fds[0], fds[1]];
   }
 
   /** A stream over the read end `fd`, opened anew through `/proc` so Deno owns it. */
   #adopt(fd: number): ReadableStream<Uint8Array> {
+    let file: Deno.FsFile;
     try {
-      return Deno.openSync(`/proc/self/fd/${fd}`).readable;
+      file = Deno.openSync(`/proc/self/fd/${fd}`);
     } finally {
       this.#c.close(fd);
     }
+    let buffer = new Uint8Array(FIRST_READ_BYTES);
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const n = await file.read(buffer);
+        if (n === null) {
+          file.close();
+          return controller.close();
+        }
+        // A small piece is copied out (it may be kept until the server has stored it); a large
+        // one takes the buffer with it.
+        if (n < buffer.length / 4) return controller.enqueue(buffer.slice(0, n));
+        controller.enqueue(buffer.subarray(0, n));
+        const full = n === buffer.length;
+        buffer = new Uint8Array(full ? Math.min(buffer.length * 2, READ_BYTES) : buffer.length);
+      },
+      cancel() {
+        file.close();
+      },
+    });
   }
 
   async #wait(pid: number): Promise<{ code: number; signal: Deno.Signal | null }> {

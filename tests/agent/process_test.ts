@@ -58,6 +58,14 @@ for (const { name, ids } of modes) {
     }
   });
 
+  Deno.test(`JobProcess (${name}) passes megabytes of output on whole and in order`, async () => {
+    const r = await run("seq 1 400000; seq 1 3 >&2", ids);
+    const expected = Array.from({ length: 400000 }, (_, i) => `${i + 1}\n`).join("");
+    assert.equal(r.stdout.length, expected.length);
+    assert.ok(r.stdout === expected, "stdout differs");
+    assert.equal(r.stderr, "1\n2\n3\n");
+  });
+
   Deno.test(`JobProcess (${name}) reports exit codes and the killing signal`, async () => {
     assert.deepEqual((await run("exit 7", ids)).status, { code: 7, signal: null });
     assert.deepEqual((await run("kill -TERM $$", ids)).status, { code: null, signal: "SIGTERM" });
