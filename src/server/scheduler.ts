@@ -118,6 +118,9 @@ export interface SubmitOptions {
 const DEFAULT_KILL_GRACE_MS = 10_000;
 /** How long an idempotency key returns the job it first created. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+
+/** Most just-submitted jobs whose rows the scheduler keeps for their first assignment. */
+const FRESH_JOBS = 10_000;
 /** Spec fields that describe a batch as a whole, not one of its tasks. */
 const BATCH_ONLY = [
   "completions",
@@ -161,6 +164,14 @@ export class Scheduler {
   #acksArmed = false;
   /** Attempts whose start is not written yet (see `ActiveAttempt.pendingStart`). */
   readonly #pendingStarts = new Set<ActiveAttempt>();
+  /**
+   * Rows and specs of jobs just submitted and queued, taken by their first assignment (most jobs
+   * are dispatched moments after they are accepted) so it need not read and parse them again;
+   * the oldest go once it holds {@linkcode FRESH_JOBS}.
+   */
+  readonly #fresh = new Map<number, { row: JobRow; spec: JobSpec }>();
+  /** Jobs that a waiting job runs after: only their ends look for dependents to wake. */
+  readonly #awaited = new Set<number>();
 
   constructor(options: SchedulerOptions) {
     this.store = options.store;
@@ -223,7 +234,10 @@ export class Scheduler {
     }
     // Waiting jobs are woken by their dependencies' ends, which commit with the wake; this
     // only catches up should that ever not have happened.
-    for (const row of this.store.jobsInState("waiting")) this.#checkDeps(row);
+    for (const row of this.store.jobsInState("waiting")) {
+      for (const d of this.store.depsOf(row.id)) if (!isTerminal(d.state)) this.#awaited.add(d.id);
+      this.#checkDeps(row);
+    }
     for (const batch of [...this.#batches.values()]) this.#judgeBatch(batch);
     this.kick();
   }
@@ -283,7 +297,10 @@ export class Scheduler {
           owner,
           reason,
         });
-        if (state === "waiting") this.store.addDeps(row.id, deps.map((d) => d.id));
+        if (state === "waiting") {
+          this.store.addDeps(row.id, deps.map((d) => d.id));
+          for (const d of deps) if (!isTerminal(d.state)) this.#awaited.add(d.id);
+        }
         return { row, spec, fresh: true };
       })
     );
@@ -294,7 +311,10 @@ export class Scheduler {
     for (const { row, spec, fresh } of accepted) {
       if (!fresh) continue;
       if (row.state === "scheduled") this.#scheduleRun(row.id, row.run_at!);
-      else if (row.state === "queued") this.#makeReady(row, spec);
+      else if (row.state === "queued") {
+        this.#remember(row, spec);
+        this.#makeReady(row, spec);
+      }
       if (!isTerminal(row.state)) this.#armJobTimers(row, spec);
       this.#emitJob(row.id, row.state, row.queue, null);
     }
@@ -330,6 +350,7 @@ export class Scheduler {
   ): void {
     const now = this.#now();
     this.#index.delete(row.id);
+    this.#fresh.delete(row.id);
     this.#gates.delete(row.id);
     this.#delayed.delete(row.id);
     this.#clearJobTimers(row.id);
@@ -426,9 +447,19 @@ export class Scheduler {
     else this.#enqueue(row, spec);
   }
 
+  /** Keeps a just-queued job's row and spec for its first assignment (see `#fresh`). */
+  #remember(row: JobRow, spec: JobSpec): void {
+    if (spec.completions !== undefined) return; // a batch's row changes as it starts
+    if (this.#fresh.size >= FRESH_JOBS) this.#fresh.delete(this.#fresh.keys().next().value!);
+    // A copy: the caller answers with `row` as submitted, and the assignment changes its own.
+    this.#fresh.set(row.id, { row: { ...row }, spec });
+  }
+
   #assign(jobId: number, agent: AgentState): void {
-    const row = this.store.getJob(jobId)!;
-    const spec = parseSpec(row);
+    const fresh = this.#fresh.get(jobId);
+    this.#fresh.delete(jobId);
+    const row = fresh?.row ?? this.store.getJob(jobId)!;
+    const spec = fresh?.spec ?? parseSpec(row);
     const n = row.attempt_count + 1;
     const attemptId = `${jobId}.${n}`;
     const now = this.#now();
@@ -749,9 +780,11 @@ export class Scheduler {
 
   /** Called once job `row` reached the final `state`: wakes or cancels what waits on it. */
   #settled(row: JobRow, state: JobState): void {
-    for (const id of this.store.dependentsOf(row.id)) {
-      const dependent = this.store.getJob(id);
-      if (dependent?.state === "waiting") this.#checkDeps(dependent);
+    if (this.#awaited.delete(row.id)) {
+      for (const id of this.store.dependentsOf(row.id)) {
+        const dependent = this.store.getJob(id);
+        if (dependent?.state === "waiting") this.#checkDeps(dependent);
+      }
     }
     if (row.parent_id !== null) this.#taskEnded(row, state);
     else if (this.#batches.has(row.id)) this.#endBatch(row.id, state);

@@ -139,3 +139,33 @@ Deno.test("a finished frame that carries the pid records the start and the end t
     rig.close();
   }
 });
+
+Deno.test("a job dispatched before its submission is answered still reads as submitted", async () => {
+  const { Rig } = await import("./sim_rig.ts");
+  const rig = new Rig();
+  try {
+    const a = rig.connect("a", 2);
+    // Dispatch runs before the submission's commit and answer: the answer keeps the row as
+    // accepted, the assignment carries the spec as submitted.
+    const [job, other] = await rig.submit(
+      { command: ["echo", "one"], env: { A: "1" }, priority: 3 },
+      { shell: "exit 2", queue: "q2" },
+    );
+    assert.equal(job.state, "queued");
+    assert.equal(job.attempt_count, 0);
+    assert.equal(other.state, "queued");
+    await rig.settle();
+    const assigns = a.frames.filter((f) => f.type === "assign");
+    assert.equal(assigns.length, 2);
+    const first = assigns.find((f) => f.type === "assign" && f.job_id === job.id);
+    assert.ok(first?.type === "assign");
+    assert.deepEqual(first.spec.command, ["echo", "one"]);
+    assert.deepEqual(first.spec.env, { A: "1" });
+    assert.equal(rig.store.getJob(job.id)!.state, "assigned");
+    await rig.drain((id) => id === other.id ? 2 : 0);
+    assert.equal(rig.state(job.id), "succeeded");
+    assert.equal(rig.state(other.id), "failed");
+  } finally {
+    rig.close();
+  }
+});
