@@ -164,6 +164,8 @@ export class Scheduler {
   #acksArmed = false;
   /** Attempts whose start is not written yet (see `ActiveAttempt.pendingStart`). */
   readonly #pendingStarts = new Set<ActiveAttempt>();
+  /** `#writeStarts` is registered to run before the open group commits. */
+  #startsDeferred = false;
   /**
    * Rows and specs of jobs just submitted and queued, taken by their first assignment (most jobs
    * are dispatched moments after they are accepted) so it need not read and parse them again;
@@ -572,10 +574,14 @@ export class Scheduler {
   #started(att: ActiveAttempt, pid: number, ended = false): void {
     att.state = "running";
     const now = this.#now();
-    // Written at the commit, unless the end arrives first (often in the same read).
+    // Written at the commit, unless the end arrives first (often in the same read); an attempt
+    // that `ended` is recorded with its end right away.
     att.pendingStart = { at: now, pid };
-    if (this.#pendingStarts.size === 0) this.store.beforeCommit(() => this.#writeStarts());
-    this.#pendingStarts.add(att);
+    if (!ended) {
+      if (!this.#startsDeferred) this.store.beforeCommit(() => this.#writeStarts());
+      this.#startsDeferred = true;
+      this.#pendingStarts.add(att);
+    }
     if (!att.ending) {
       if (!ended) this.#armAttemptTimeout(att.id, att.spec, now);
       this.#emitJob(att.jobId, "running", att.queue, att.agentId, att.spec);
@@ -584,6 +590,7 @@ export class Scheduler {
 
   /** Writes the starts not yet written (called right before the group commits). */
   #writeStarts(): void {
+    this.#startsDeferred = false;
     for (const att of this.#pendingStarts) this.#writeStart(att);
   }
 
