@@ -22,9 +22,19 @@
  * @module
  */
 
-import { parse, TomlError } from "smol-toml";
 import { parseDuration } from "../protocol/duration.ts";
 import type { Flag } from "./flags.ts";
+
+let toml: typeof import("smol-toml") | undefined;
+
+/**
+ * Loads the TOML parser, which this module does not import up front: most servers and agents
+ * read no file, and it would take a megabyte of each. `runCommand()` calls it when a command is
+ * given a configuration file; {@linkcode readConfigFile} needs it loaded.
+ */
+export async function loadConfigParser(): Promise<void> {
+  toml ??= await import("smol-toml");
+}
 
 /** A value as the command line would give it: one string, several, or a switch. */
 export type ConfigValue = string | string[] | boolean;
@@ -44,12 +54,13 @@ export function readConfigFile(
   path: string,
   tables: Record<string, Flag[]>,
 ): { file: ConfigFile; errors: string[] } {
+  if (!toml) throw new Error("readConfigFile() before loadConfigParser()");
   const file: ConfigFile = { path, tables: {} };
   let doc: Record<string, unknown>;
   try {
-    doc = parse(Deno.readTextFileSync(path));
+    doc = toml.parse(Deno.readTextFileSync(path));
   } catch (e) {
-    const why = e instanceof TomlError
+    const why = e instanceof toml.TomlError
       ? `not valid TOML: ${e.message.replace(/^Invalid TOML document: /, "").split("\n")[0]} ` +
         `(line ${e.line}, column ${e.column})`
       : e instanceof Deno.errors.NotFound

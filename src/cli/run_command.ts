@@ -5,6 +5,7 @@
  * @module
  */
 
+import { loadConfigParser } from "./config_file.ts";
 import { type Command, helpText, parseFlags, UsageError } from "./flags.ts";
 
 /** Runs `cmd` with the flags and arguments `argv` (after the command's name); resolves to the exit code. */
@@ -14,6 +15,7 @@ export async function runCommand(
   signal: AbortSignal,
 ): Promise<number> {
   try {
+    if (takesConfigFile(cmd, argv)) await loadConfigParser();
     const args = parseFlags(cmd, argv);
     if (args.bool("help")) {
       console.log(helpText(cmd));
@@ -30,4 +32,14 @@ export async function runCommand(
     console.error(`jobdist ${cmd.name}: ${e instanceof Error ? e.message : e}`);
     return 1;
   }
+}
+
+/** Whether `cmd` may be handed a configuration file: `--config` in `argv`, or its env set. */
+function takesConfigFile(cmd: Command, argv: string[]): boolean {
+  const flag = cmd.flags.find((f) => f.name === "config");
+  if (!flag) return false;
+  const end = argv.indexOf("--");
+  return argv.slice(0, end === -1 ? undefined : end).some((a) =>
+    a === "--config" || a.startsWith("--config=")
+  ) || (flag.env !== undefined && Deno.env.get(flag.env) !== undefined);
 }

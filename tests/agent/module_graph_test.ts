@@ -30,6 +30,11 @@ Deno.test("jobdist agent loads neither zod, the server, the API client nor the o
   assert.ok(!mainStatic.has(AGENT_ROLE), "main.ts imports agent_role.ts statically");
   const bad = chainsTo([...mainStatic, ...loaded(info, AGENT_ROLE)], forbidden);
   assert.deepEqual(bad, [], "modules jobdist agent must not load");
+  // The TOML parser is loaded only when a configuration file is given.
+  const toml = (s: string) => /^npm:\/?smol-toml@/.test(s);
+  const atStart = [...mainStatic, ...loaded(info, AGENT_ROLE, true)];
+  assert.deepEqual(chainsTo(atStart, toml), [], "jobdist agent loads the TOML parser at start");
+  assert.ok([...loaded(info, AGENT_ROLE).keys()].some(toml), "no TOML parser to load at all?");
   // The check sees what the full command line loads, so it would notice zod if it were there.
   assert.ok([...mainAll.keys()].some(forbidden), "the full command line loads no zod?");
 });

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
-import { readConfigFile } from "../../src/cli/config_file.ts";
+import { loadConfigParser, readConfigFile } from "../../src/cli/config_file.ts";
 import { parseFlags, UsageError } from "../../src/cli/flags.ts";
 import { agent, CONFIG_TABLES, dev, server } from "../../src/cli/roles.ts";
 import { MAIN } from "../helpers.ts";
+
+// runCommand() loads the TOML parser when a file is given; these tests call parseFlags() directly.
+await loadConfigParser();
 
 async function tomlFile(text: string): Promise<string> {
   const path = await Deno.makeTempFile({ suffix: ".toml" });
@@ -217,4 +220,32 @@ Deno.test("jobdist config check exits 2 and lists every mistake", async () => {
     await Deno.remove(path);
     await Deno.remove(short);
   }
+});
+
+Deno.test("jobdist agent and server read a configuration file given by flag or env", async () => {
+  const path = await tomlFile('[agent]\nslotz = 3\n[server]\nretention = "soon"\n');
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, ...args],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+  };
+  // Each form makes the process load the TOML parser and refuse the file's mistakes.
+  for (
+    const [args, env] of [
+      [["agent", "--server", "http://127.0.0.1:9", "--config", path], {}],
+      [["agent", "--server", "http://127.0.0.1:9", `--config=${path}`], {}],
+      [["server", "--listen", "127.0.0.1:0"], { JOBDIST_CONFIG: path }],
+    ] as const
+  ) {
+    const r = await run([...args], env);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /slotz/);
+    assert.match(r.stderr, /retention/);
+  }
+  await Deno.remove(path);
 });

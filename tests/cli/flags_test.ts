@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { loadConfigParser } from "../../src/cli/config_file.ts";
 import {
   CLIENT_FLAGS,
   type Command,
@@ -8,6 +9,9 @@ import {
   parsePairs,
   UsageError,
 } from "../../src/cli/flags.ts";
+
+// runCommand() loads the TOML parser when a file is given; these tests call parseFlags() directly.
+await loadConfigParser();
 
 const cmd: Command = {
   name: "demo",

@@ -11,11 +11,12 @@ const DASHBOARD = ["src/ui/pages.tsx", "src/ui/bundle.ts", "src/ui/styles.ts"].m
 
 /**
  * What an idle server must not evaluate (bench B7): the other commands, `node:crypto`'s
- * polyfill, and the dashboard's pages with preact and the bundle's text import.
+ * polyfill, the dashboard's pages with preact and the bundle's text import, and the TOML parser
+ * (loaded only when a configuration file is given).
  */
 function notAtStart(specifier: string): boolean {
   return specifier === "node:crypto" ||
-    /^npm:\/?preact(-render-to-string)?@/.test(specifier) ||
+    /^npm:\/?(preact(-render-to-string)?|smol-toml)@/.test(specifier) ||
     DASHBOARD.includes(specifier) ||
     specifier === new URL("src/cli/mod.ts", ROOT).href;
 }
