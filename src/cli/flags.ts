@@ -1,12 +1,12 @@
 /**
- * Flags declared once, each with its `JOBDIST_*` environment variable and default, parsed with
- * `node:util`'s `parseArgs`, and the help text generated from the same declarations. Commands
+ * Flags declared once, each with its `JOBDIST_*` environment variable and default, parsed
+ * strictly (`argv.ts`), and the help text generated from the same declarations. Commands
  * that take a configuration file (`--config`, see `config_file.ts`) read it here too, so the
  * precedence is decided in one place: flag > env > file > default.
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { type ArgSpec, splitArgv } from "./argv.ts";
 import { type ConfigFile, readConfigFile } from "./config_file.ts";
 
 /** One flag. */
@@ -107,17 +107,14 @@ export function parseFlags(
   argv: string[],
   env: (name: string) => string | undefined = (n) => Deno.env.get(n),
 ): ParsedArgs {
-  const options: Record<
-    string,
-    { type: "string" | "boolean"; short?: string; multiple?: boolean }
-  > = { help: { type: "boolean", short: "h" } };
+  const options: Record<string, ArgSpec> = { help: { type: "boolean", short: "h" } };
   for (const f of cmd.flags) {
     options[f.name] = { type: f.type, multiple: f.multiple ?? false };
     if (f.short) options[f.name].short = f.short;
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = splitArgv(argv, options);
   } catch (e) {
     throw new UsageError(
       (e instanceof Error ? e.message : String(e)).replace(/\. To specify.*$/s, ""),
