@@ -6,6 +6,7 @@
  */
 
 import { errStack, getLogger } from "../log.ts";
+import { noDelayOnSockets } from "./tcp_nodelay.ts";
 
 /** A failure that retrying cannot fix. */
 export class FatalError extends Error {
@@ -90,6 +91,7 @@ function connectOnce(
     signal.addEventListener("abort", onAbort, { once: true });
     socket.onopen = () => {
       opened = true;
+      noDelayOnSockets();
       handlers.onOpen(socket);
     };
     socket.onmessage = (ev) => {
