@@ -169,7 +169,7 @@ export class Scheduler {
   /**
    * Rows and specs of jobs just submitted and queued, taken by their first assignment (most jobs
    * are dispatched moments after they are accepted) so it need not read and parse them again;
-   * the oldest go once it holds {@linkcode FRESH_JOBS}.
+   * at most {@linkcode FRESH_JOBS}, each gone when its job is assigned or ends.
    */
   readonly #fresh = new Map<number, { row: JobRow; spec: JobSpec }>();
   /** Jobs that a waiting job runs after: only their ends look for dependents to wake. */
@@ -452,7 +452,9 @@ export class Scheduler {
   /** Keeps a just-queued job's row and spec for its first assignment (see `#fresh`). */
   #remember(row: JobRow, spec: JobSpec): void {
     if (spec.completions !== undefined) return; // a batch's row changes as it starts
-    if (this.#fresh.size >= FRESH_JOBS) this.#fresh.delete(this.#fresh.keys().next().value!);
+    // Full: the jobs kept are the older ones, which are dispatched first. (Evicting the oldest
+    // instead would walk the deleted entries at the front of the Map on every insert.)
+    if (this.#fresh.size >= FRESH_JOBS) return;
     // A copy: the caller answers with `row` as submitted, and the assignment changes its own.
     this.#fresh.set(row.id, { row: { ...row }, spec });
   }
