@@ -300,19 +300,23 @@ export class Worker {
     }
   }
 
-  /** Sends the held-back `started` of an attempt, if any. */
+  /**
+   * Sends the held-back `started` of an attempt, if any. While disconnected the pid is kept for
+   * `finished` (resent on reconnect) to carry.
+   */
   #reportStart(id: string, h: Held): void {
     if (!h.unreported) return;
     clearTimeout(h.unreported.timer);
-    this.#send({ type: "started", attempt_id: id, pid: h.unreported.pid });
-    h.unreported = null;
+    if (this.#send({ type: "started", attempt_id: id, pid: h.unreported.pid })) h.unreported = null;
   }
 
   #sendFinished(id: string, h: Held): void {
     const pid = h.unreported?.pid;
     if (h.unreported) clearTimeout(h.unreported.timer);
-    h.unreported = null;
-    this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result: h.result!, pid });
+    const result = h.result!;
+    if (this.#send({ type: "finished", attempt_id: id, log_seq: h.nextSeq, result, pid })) {
+      h.unreported = null;
+    }
   }
 
   /** Drops an attempt the agent is done with, with its retained output. */
@@ -343,9 +347,12 @@ export class Worker {
     this.#send({ type: "heartbeat", running, facts: hostFacts(this.#disk) });
   }
 
-  #send(msg: Exclude<AgentMessage, LogFrame>): void {
+  /** Sends `msg` if connected; returns whether it went out. */
+  #send(msg: Exclude<AgentMessage, LogFrame>): boolean {
     const s = this.#socket;
-    if (s && s.readyState === WebSocket.OPEN) s.send(JSON.stringify(msg));
+    if (!s || s.readyState !== WebSocket.OPEN) return false;
+    s.send(JSON.stringify(msg));
+    return true;
   }
 
   #sendBytes(frame: Uint8Array<ArrayBuffer>): void {

@@ -80,7 +80,7 @@ function welcomed(startReportDelayMs: number) {
     });
   const of = (id: string) =>
     sent.filter((f) => f !== "log" && f.attempt_id === id) as Array<Record<string, unknown>>;
-  return { w, sent, assign, of, frame };
+  return { w, sent, assign, of, frame, socket };
 }
 
 async function until(ok: () => boolean) {
@@ -118,5 +118,34 @@ Deno.test("Worker reports a printing job's start before its first output", async
   await until(() => sent.some((f) => f !== "log" && f.type === "finished"));
   assert.deepEqual(sent.map((f) => f === "log" ? f : f.type), ["started", "log", "finished"]);
   frame({ type: "ack", attempt_id: "3.1" });
+  await w.whenIdle();
+});
+
+Deno.test("Worker keeps a start it could not report for the finished frame it resends", async () => {
+  const { w, sent, assign, of, socket } = welcomed(20);
+  assign("4.1", ["sleep", "0.3"]);
+  w.closed(); // the connection drops before the start is reported
+  await new Promise((r) => setTimeout(r, 600)); // the job ends meanwhile
+  assert.deepEqual(of("4.1"), [], "nothing goes out while disconnected");
+  // Reconnected: the server says keep, and the agent resends the result with the pid.
+  w.opened(socket);
+  const hello = sent.at(-1) as { type: string; inventory: Array<{ pid: number }> };
+  assert.equal(hello.type, "hello");
+  w.receive(
+    JSON.stringify({
+      type: "welcome",
+      session: "s2",
+      agent_id: "frames",
+      heartbeat_ms: 60_000,
+      server_version: "test",
+      reconcile: [{ attempt_id: "4.1", action: "keep", log_seq: 0 }],
+    }),
+    socket,
+  );
+  const frames = of("4.1");
+  assert.deepEqual(frames.map((f) => f.type), ["finished"]);
+  assert.equal(frames[0].pid, hello.inventory[0].pid);
+  assert.ok((frames[0].pid as number) > 0);
+  w.receive(JSON.stringify({ type: "ack", attempt_id: "4.1" }), socket);
   await w.whenIdle();
 });
