@@ -145,13 +145,19 @@ export class PosixSpawner {
   async spawn(argv: string[], env: Record<string, string>, cwd: string): Promise<SpawnedChild> {
     const c = this.#c;
     const out = this.#pipe();
-    const err = this.#pipe();
+    let err: [number, number];
+    try {
+      err = this.#pipe();
+    } catch (e) {
+      for (const fd of out) c.close(fd);
+      throw e;
+    }
     const actions = new Uint8Array(FILE_ACTIONS_BYTES);
     const attr = new Uint8Array(ATTR_BYTES);
     const pid = new Int32Array(1);
     const args = argv.map(cString);
     const vars = Object.entries(env).map(([k, v]) => cString(`${k}=${v}`));
-    let rc: number;
+    let rc = -1;
     try {
       check(c.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
       check(c.posix_spawnattr_init(attr), "posix_spawnattr_init");
@@ -173,13 +179,16 @@ export class PosixSpawner {
         c.posix_spawnattr_destroy(attr);
       }
     } finally {
+      // The child has its own copies; without a child nobody reads the other ends either.
       c.close(out[1]);
       c.close(err[1]);
+      if (rc !== 0) {
+        c.close(out[0]);
+        c.close(err[0]);
+      }
     }
     if (rc !== 0) {
       this.#live--;
-      c.close(out[0]);
-      c.close(err[0]);
       if (rc === 2) throw new Deno.errors.NotFound(`No such file or directory (os error 2)`);
       throw new Error(`posix_spawn failed (os error ${rc})`);
     }
