@@ -26,7 +26,8 @@ export type ServerEvent =
     attempt_id: string;
     stream: "stdout" | "stderr";
     offset: number;
-    data: string;
+    /** The output as stored: UTF-8 (listeners that show text decode it themselves). */
+    bytes: Uint8Array;
   };
 
 /** A subscriber callback. */

@@ -22,14 +22,17 @@ const FOLLOW_BACKLOG_BYTES = 8 * 1024 * 1024;
 const utf8Text = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * A piece of output as it is stored: its text, and that text as UTF-8 (what is written, and
- * what offsets count). Bytes that are not UTF-8 become U+FFFD, so `bytes` then holds the
- * text's encoding rather than `data`. (`isUtf8` plus a lenient decode costs a quarter of a
- * strict, throwing decode.)
+ * A piece of output as it is stored, as UTF-8 (what is written, and what offsets count): the
+ * bytes themselves when they are UTF-8 (the common case: no decoding at all), else their text
+ * re-encoded, with U+FFFD for each byte that is not.
  */
-export function outputText(data: Uint8Array): { text: string; bytes: Uint8Array } {
-  const text = utf8Text.decode(data);
-  return { text, bytes: isUtf8(data) ? data : new TextEncoder().encode(text) };
+export function storedBytes(data: Uint8Array): Uint8Array {
+  return isUtf8(data) ? data : new TextEncoder().encode(utf8Text.decode(data));
+}
+
+/** Stored output (UTF-8) as text. */
+export function outputText(bytes: Uint8Array): string {
+  return utf8Text.decode(bytes);
 }
 
 /** The stored output from `offset` on. */
@@ -69,7 +72,7 @@ export function followLog(
       // Subscribing and reading happen in one synchronous turn, so no chunk falls between.
       scheduler.events.subscribeJob(jobId, (ev) => {
         if (ev.type === "log") {
-          const bytes = Buffer.from(ev.data, "utf8");
+          const bytes = ev.bytes;
           const end = ev.offset + bytes.length;
           if (end <= next) return;
           if (!q.stream || ev.stream === q.stream) {

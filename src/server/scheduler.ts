@@ -33,7 +33,7 @@ import { type Needs, needsOf, type QueuedJob, QueueIndex, unmetNeed } from "./qu
 import type { AttemptStart, AttemptState, JobRow, JobStore } from "./store.ts";
 import { TimerQueue } from "./timers.ts";
 import { DelayedJobs } from "./delayed.ts";
-import { outputText } from "./logs.ts";
+import { storedBytes } from "./logs.ts";
 
 /** An attempt an agent holds right now. */
 export interface ActiveAttempt {
@@ -611,11 +611,11 @@ export class Scheduler {
     const offset = this.#output.get(att.jobId) ?? 0;
     // The agent enforces the cap; this guards the server against an agent that does not.
     if (offset > att.maxOutput + 4 * LOG_CHUNK_BYTES) return;
-    const { text, bytes } = outputText(msg.data);
-    const chunk = { offset, attempt_id: att.id, seq: msg.seq, stream: msg.stream, data: text };
-    this.store.write(() => this.store.appendLog(att.jobId, chunk, bytes));
+    const bytes = storedBytes(msg.data);
+    const piece = { offset, attempt_id: att.id, seq: msg.seq, stream: msg.stream };
+    this.store.write(() => this.store.appendLog(att.jobId, piece, bytes));
     this.#output.set(att.jobId, offset + bytes.length);
-    this.events.emit({ type: "log", job_id: att.jobId, ...chunk });
+    this.events.emit({ type: "log", job_id: att.jobId, ...piece, bytes });
     this.#ackWhenDurable(agent.id, { type: "log_ack", attempt_id: att.id, log_seq: msg.seq + 1 });
   }
 

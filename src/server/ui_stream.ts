@@ -18,6 +18,7 @@ import type { ServerEvent } from "./events.ts";
 import type { Scheduler } from "./scheduler.ts";
 import { overviewSnapshot } from "./ui_data.ts";
 import type { UiMetrics } from "./ui_metrics.ts";
+import { outputText } from "./logs.ts";
 import { agentViews, jobView } from "./views.ts";
 
 /** Bytes a browser's socket may have unsent before the browser is dropped. */
@@ -183,11 +184,13 @@ export class UiHub {
         let buf = this.#logs.get(ev.job_id);
         if (!buf) this.#logs.set(ev.job_id, buf = { chunks: [], bytes: 0, gap: false });
         if (buf.gap) return;
-        buf.bytes += ev.data.length;
+        buf.bytes += ev.bytes.length;
         if (buf.bytes > MAX_LOG_BYTES) {
           buf.chunks = [];
           buf.gap = true;
-        } else buf.chunks.push({ offset: ev.offset, stream: ev.stream, data: ev.data });
+        } else {
+          buf.chunks.push({ offset: ev.offset, stream: ev.stream, data: outputText(ev.bytes) });
+        }
         break;
       }
     }

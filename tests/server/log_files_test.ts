@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseJobSpec } from "../../src/protocol/job.ts";
-import { outputText, readLog } from "../../src/server/logs.ts";
+import { outputText, readLog, storedBytes } from "../../src/server/logs.ts";
 import { pruneFinished } from "../../src/server/retention.ts";
 import { type LogPiece, openStore, type Store } from "../../src/server/store.ts";
 
@@ -245,12 +245,12 @@ Deno.test("store.durable() fsyncs the output files written since the last fsync,
     }
   }));
 
-Deno.test("outputText() keeps UTF-8 as it came (a BOM too) and turns other bytes into U+FFFD", () => {
+Deno.test("storedBytes() keeps UTF-8 as it came (a BOM too) and turns other bytes into U+FFFD", () => {
   const valid = utf8.encode("\uFEFFhéllo\n");
-  const kept = outputText(valid);
-  assert.equal(kept.text, "\uFEFFhéllo\n");
-  assert.equal(kept.bytes, valid, "written as received, not re-encoded");
-  const bad = outputText(new Uint8Array([0x61, 0xff, 0x62, 0xc3]));
-  assert.equal(bad.text, "a\uFFFDb\uFFFD");
-  assert.deepEqual(bad.bytes, utf8.encode("a\uFFFDb\uFFFD"));
+  const kept = storedBytes(valid);
+  assert.equal(kept, valid, "written as received, not re-encoded");
+  assert.equal(outputText(kept), "\uFEFFhéllo\n");
+  const bad = storedBytes(new Uint8Array([0x61, 0xff, 0x62, 0xc3]));
+  assert.deepEqual(bad, utf8.encode("a\uFFFDb\uFFFD"));
+  assert.equal(outputText(bad), "a\uFFFDb\uFFFD");
 });
