@@ -132,6 +132,8 @@ export class PosixSpawner {
   readonly #devNull = cString("/dev/null");
   /** Children started and not yet reaped. */
   #live = 0;
+  /** The buffers of calls under way on worker threads (see `spawn`). */
+  readonly #inFlight = new Set<unknown[]>();
 
   constructor(libc: Libc) {
     this.#c = libc;
@@ -170,10 +172,18 @@ export class PosixSpawner {
         check(c.posix_spawnattr_setsigdefault(attr, this.#sigdefault), "setsigdefault");
         const flags = POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
         check(c.posix_spawnattr_setflags(attr, flags), "setflags");
-        // The strings stay referenced by `args` and `vars` until posix_spawn has returned.
         const call = this.#live > 0 ? c.posix_spawn_async : c.posix_spawn;
         this.#live++;
-        rc = await call(pid, args[0], actions, attr, pointers(args), pointers(vars));
+        // Memory the call reads on another thread must outlive it: a local the function no
+        // longer uses after `await` may be collected meanwhile, so everything is held here.
+        const argvp = pointers(args), envp = pointers(vars);
+        const held = [pid, actions, attr, args, vars, argvp, envp];
+        this.#inFlight.add(held);
+        try {
+          rc = await call(pid, args[0], actions, attr, argvp, envp);
+        } finally {
+          this.#inFlight.delete(held);
+        }
       } finally {
         c.posix_spawn_file_actions_destroy(actions);
         c.posix_spawnattr_destroy(attr);

@@ -135,3 +135,15 @@ function alive(pid: number): boolean {
     return false;
   }
 }
+
+Deno.test("posix_spawn on worker threads keeps what the call reads alive while the heap is collected", async () => {
+  const script = new URL("./spawn_under_gc.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(text), { wrong: 0 });
+});
