@@ -10,6 +10,7 @@ import { DEFAULT_MAX_LINE } from "../protocol/constants.ts";
 import { LOG_CHUNK_BYTES } from "../protocol/agent_frames.ts";
 import type { JobPolicy, RunAs } from "./isolation.ts";
 import { Masker } from "./mask.ts";
+import type { PosixSpawner } from "./posix_spawn.ts";
 import { JobProcess } from "./process.ts";
 import { findProgram, type RuntimeTable } from "./runtimes.ts";
 import { WorkDirs } from "./work_dirs.ts";
@@ -39,6 +40,8 @@ export interface JobRunnerOptions {
   dirs?: WorkDirs;
   /** Path of `setsid(1)`, see `process.ts` (default: spawn detached). */
   setsid?: string | null;
+  /** Start jobs with `posix_spawn` instead (see `process.ts`; default: `Deno.Command`). */
+  native?: PosixSpawner | null;
   /** Run the job as this user (its directory and script are handed to it). */
   runAs?: RunAs;
   /** Which jobs the agent accepts; a refused one fails without starting a process. */
@@ -104,6 +107,7 @@ export class JobRunner {
           env,
           marker: this.#options.marker,
           setsid: this.#options.setsid,
+          native: this.#options.native,
           uid: this.#options.runAs?.uid,
           gid: this.#options.runAs?.gid,
         });

@@ -49,6 +49,8 @@ export interface AgentConfig {
   allowRuntimes?: string[];
   /** Refuse shell jobs, the bash and sh runtimes and commands that start a shell. */
   denyShell?: boolean;
+  /** How jobs start (`--spawn`; see `WorkerOptions.spawn`). */
+  spawn?: "auto" | "command";
 }
 
 /** Turns `--server` into the agent endpoint URL. */
@@ -128,6 +130,7 @@ export async function runAgent(config: AgentConfig, signal: AbortSignal): Promis
     outputMemoryBytes: config.outputMemoryBytes,
     runAs,
     policy,
+    spawn: config.spawn,
   });
   const tls = config.caCerts?.length ? Deno.createHttpClient({ caCerts: config.caCerts }) : null;
   const init: Record<string, unknown> = {};

@@ -274,12 +274,12 @@ let spawner: PosixSpawner | null | undefined;
 
 /**
  * The process-wide spawner, or `null` where `posix_spawn` with `POSIX_SPAWN_SETSID` cannot be
- * used (not Linux, not glibc 2.29+, no FFI permission, or `JOBDIST_NO_POSIX_SPAWN` set).
+ * used (not Linux, not glibc 2.29+, or no FFI permission).
  */
 export function posixSpawner(): PosixSpawner | null {
   if (spawner !== undefined) return spawner;
   spawner = null;
-  if (Deno.build.os !== "linux" || Deno.env.get("JOBDIST_NO_POSIX_SPAWN")) return spawner;
+  if (Deno.build.os !== "linux") return spawner;
   try {
     spawner = new PosixSpawner(Deno.dlopen("libc.so.6", SYMBOLS).symbols);
   } catch {

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { posixSpawner, type SpawnedChild } from "./posix_spawn.ts";
+import type { PosixSpawner, SpawnedChild } from "./posix_spawn.ts";
 
 /** How to start a job's process. */
 export interface SpawnOptions {
@@ -25,6 +25,11 @@ export interface SpawnOptions {
   /** Run as this user and group (`--run-as`; the agent must be root). */
   uid?: number;
   gid?: number;
+  /**
+   * Start the job with `posix_spawn` (one exec; see `posix_spawn.ts`) rather than `Deno.Command`
+   * (`--spawn auto`, the default where it is available). Not with `uid`/`gid`.
+   */
+  native?: PosixSpawner | null;
 }
 
 /** Finds the `setsid` program (Linux), or `null`. */
@@ -75,7 +80,7 @@ export class JobProcess {
   /** Starts the process in its own session. Rejects if it cannot be started. */
   static async spawn(options: SpawnOptions): Promise<JobProcess> {
     const env = { ...options.env, [MARKER_ENV]: options.marker };
-    const native = options.uid === undefined && options.gid === undefined ? posixSpawner() : null;
+    const native = options.uid === undefined && options.gid === undefined ? options.native : null;
     if (native) {
       return new JobProcess(await native.spawn(options.argv, env, options.cwd), options.marker);
     }

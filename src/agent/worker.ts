@@ -28,6 +28,7 @@ import { DiskProbe, hostFacts, tempDir } from "./host_facts.ts";
 import { jobBaseEnv, type JobPolicy, type RunAs } from "./isolation.ts";
 import { JobRunner, type StopReason } from "./job_runner.ts";
 import { MemoryBudget, RetainedOutput } from "./retained.ts";
+import { type PosixSpawner, posixSpawner } from "./posix_spawn.ts";
 import { findSetsid, killMarked } from "./process.ts";
 import { runtimeInfos, type RuntimeTable } from "./runtimes.ts";
 import { WorkDirs } from "./work_dirs.ts";
@@ -54,6 +55,11 @@ export interface WorkerOptions {
   policy?: JobPolicy;
   /** How long `started` is held back (default {@linkcode START_REPORT_DELAY_MS}). */
   startReportDelayMs?: number;
+  /**
+   * How jobs start: `auto` (the default) uses glibc's `posix_spawn` where it can (one exec per
+   * job), `command` always `Deno.Command` through `setsid(1)`.
+   */
+  spawn?: "auto" | "command";
 }
 
 interface Held {
@@ -91,6 +97,7 @@ export class Worker {
   readonly #baseEnv: Record<string, string>;
   readonly #budget: MemoryBudget;
   readonly #setsid = findSetsid();
+  readonly #native: PosixSpawner | null;
   readonly #dirs: WorkDirs;
   readonly #disk: DiskProbe;
   #socket: WebSocket | null = null;
@@ -111,6 +118,7 @@ export class Worker {
     this.#budget = new MemoryBudget(options.outputMemoryBytes ?? RETAINED_MEMORY_BYTES);
     this.#dirs = new WorkDirs(options.workRoot, Math.min(options.slots, MAX_READY_DIRS));
     this.#disk = new DiskProbe(options.workRoot ?? tempDir());
+    this.#native = options.spawn === "command" ? null : posixSpawner();
     this.#baseEnv = jobBaseEnv(Deno.env.toObject(), {
       runAs: options.runAs,
       token: options.token,
@@ -251,6 +259,7 @@ export class Worker {
       marker: `${this.#o.id}/${Deno.pid}/${a.attempt_id}`,
       dirs: this.#dirs,
       setsid: this.#setsid,
+      native: this.#native,
       runAs: this.#o.runAs,
       policy: this.#o.policy,
     }, {

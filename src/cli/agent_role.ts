@@ -41,6 +41,7 @@ export function agentConfig(args: ParsedArgs, server: string): AgentConfig {
     runAs: args.str("run-as"),
     allowRuntimes: args.list("allow-runtime"),
     denyShell: args.bool("deny-shell"),
+    spawn: args.str("spawn") === "command" ? "command" : "auto",
   };
 }
 

@@ -273,6 +273,15 @@ export const AGENT_FLAGS: Flag[] = [
     env: "JOBDIST_DENY_SHELL",
     help: "refuse shell jobs, the bash and sh runtimes and commands that start a shell",
   },
+  {
+    name: "spawn",
+    type: "string",
+    env: "JOBDIST_SPAWN",
+    value: "auto|command",
+    default: "auto",
+    help: "how jobs start: auto (glibc's posix_spawn through FFI where available, one exec a " +
+      "job) or command (Deno.Command through setsid(1))",
+  },
 ];
 
 /** Flags of every role: the configuration file and jobdist's own logs. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { JobProcess, MARKER_ENV } from "../../src/agent/process.ts";
-import { posixSpawner } from "../../src/agent/posix_spawn.ts";
+import { type PosixSpawner, posixSpawner } from "../../src/agent/posix_spawn.ts";
 import { findProgram } from "../../src/agent/runtimes.ts";
 
 const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
@@ -12,11 +12,18 @@ const sh = findProgram("sh", PATH)!;
  * privilege).
  */
 const modes = [
-  { name: "posix_spawn", ids: {} },
-  { name: "setsid(1) fallback", ids: { uid: Deno.uid()!, gid: Deno.gid()! } },
+  { name: "posix_spawn", ids: { native: posixSpawner() } },
+  {
+    name: "setsid(1) fallback",
+    ids: { uid: Deno.uid()!, gid: Deno.gid()!, native: posixSpawner() },
+  },
 ];
 
-async function run(script: string, ids: { uid?: number; gid?: number }, cwd = "/") {
+async function run(
+  script: string,
+  ids: { uid?: number; gid?: number; native?: PosixSpawner | null },
+  cwd = "/",
+) {
   const p = await JobProcess.spawn({
     argv: [sh, "-c", script],
     cwd,
@@ -118,7 +125,10 @@ for (const { name, ids } of modes) {
 Deno.test("JobProcess starts many processes at once, each with its own pipes and status", async () => {
   // While others run, posix_spawn is called on worker threads: the starts overlap.
   const runs = await Promise.all(
-    Array.from({ length: 24 }, (_, i) => run(`echo out${i}; echo err${i} >&2; exit ${i}`, {})),
+    Array.from(
+      { length: 24 },
+      (_, i) => run(`echo out${i}; echo err${i} >&2; exit ${i}`, { native: posixSpawner() }),
+    ),
   );
   runs.forEach((r, i) => {
     assert.equal(r.stdout, `out${i}\n`);
