@@ -226,6 +226,8 @@ export class Worker {
       } else if (r.action === "kill") {
         this.#markStale(r.attempt_id);
       } else {
+        // A start the last connection never carried goes first (an ended job's `finished` says it).
+        if (!h.result) this.#reportStart(r.attempt_id, h);
         for (const f of h.retained.from(r.log_seq)) this.#sendBytes(encodeLogFrame(f));
         if (h.result) this.#sendFinished(r.attempt_id, h);
       }

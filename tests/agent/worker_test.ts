@@ -149,3 +149,30 @@ Deno.test("Worker keeps a start it could not report for the finished frame it re
   w.receive(JSON.stringify({ type: "ack", attempt_id: "4.1" }), socket);
   await w.whenIdle();
 });
+
+Deno.test("Worker reports a start it could not report once it is connected again", async () => {
+  const { w, sent, assign, of, socket } = welcomed(20);
+  assign("5.1", ["sleep", "1"]);
+  w.closed();
+  await new Promise((r) => setTimeout(r, 100)); // started, its report due while disconnected
+  assert.deepEqual(of("5.1"), []);
+  w.opened(socket);
+  const hello = sent.at(-1) as { inventory: Array<{ attempt_id: string; pid: number }> };
+  w.receive(
+    JSON.stringify({
+      type: "welcome",
+      session: "s2",
+      agent_id: "frames",
+      heartbeat_ms: 60_000,
+      server_version: "test",
+      reconcile: [{ attempt_id: "5.1", action: "keep", log_seq: 0 }],
+    }),
+    socket,
+  );
+  // While the job still runs: its start goes out now, not with its end.
+  assert.deepEqual(of("5.1").map((f) => [f.type, f.pid]), [["started", hello.inventory[0].pid]]);
+  await until(() => of("5.1").some((f) => f.type === "finished"));
+  assert.equal(of("5.1").at(-1)!.pid, undefined);
+  w.receive(JSON.stringify({ type: "ack", attempt_id: "5.1" }), socket);
+  await w.whenIdle();
+});
