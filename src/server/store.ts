@@ -251,7 +251,8 @@ export interface StoreFiles {
 }
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
+// ignoreBOM: a byte order mark in the output is output, kept as `outputText` (logs.ts) keeps it.
+const fromUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** The SQLite store. Build it with {@linkcode openStore}. */
 export class Store implements JobStore {

@@ -183,6 +183,9 @@ Deno.test("an in-memory store keeps output in a temporary directory it removes o
   const dir = store.logDir!;
   assert.equal(await Deno.readTextFile(`${dir}/${id}.log`), "in a temp dir\n");
   assert.deepEqual(store.readLog(id).map((c) => c.data), ["in a temp dir\n"]);
+  // A byte order mark is output like any other, read back as text too.
+  append(store, id, out("a", 1), "\uFEFFbom\n");
+  assert.equal(store.readLog(id).at(-1)!.data, "\uFEFFbom\n");
   store.close();
   await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
 });
