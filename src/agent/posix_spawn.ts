@@ -14,6 +14,8 @@
  * @module
  */
 
+import { type Libc, libc } from "./libc.ts";
+
 /** A process started by {@linkcode PosixSpawner.spawn}. */
 export interface SpawnedChild {
   pid: number;
@@ -22,40 +24,6 @@ export interface SpawnedChild {
   /** How the process ended: its exit code, or the signal that killed it. */
   status: Promise<{ code: number; signal: Deno.Signal | null }>;
 }
-
-const SYMBOLS = {
-  posix_spawn: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  posix_spawn_async: {
-    name: "posix_spawn",
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer", "buffer"],
-    result: "i32",
-    nonblocking: true,
-  },
-  posix_spawn_file_actions_init: { parameters: ["buffer"], result: "i32" },
-  posix_spawn_file_actions_destroy: { parameters: ["buffer"], result: "i32" },
-  posix_spawn_file_actions_adddup2: { parameters: ["buffer", "i32", "i32"], result: "i32" },
-  posix_spawn_file_actions_addopen: {
-    parameters: ["buffer", "i32", "buffer", "i32", "u32"],
-    result: "i32",
-  },
-  posix_spawn_file_actions_addchdir_np: { parameters: ["buffer", "buffer"], result: "i32" },
-  posix_spawnattr_init: { parameters: ["buffer"], result: "i32" },
-  posix_spawnattr_destroy: { parameters: ["buffer"], result: "i32" },
-  posix_spawnattr_setflags: { parameters: ["buffer", "i16"], result: "i32" },
-  posix_spawnattr_setsigmask: { parameters: ["buffer", "buffer"], result: "i32" },
-  posix_spawnattr_setsigdefault: { parameters: ["buffer", "buffer"], result: "i32" },
-  pipe2: { parameters: ["buffer", "i32"], result: "i32" },
-  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  close: { parameters: ["i32"], result: "i32" },
-  waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32", nonblocking: true },
-  waitpid_now: { name: "waitpid", parameters: ["i32", "buffer", "i32"], result: "i32" },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
-
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
@@ -135,8 +103,8 @@ export class PosixSpawner {
   /** The buffers of calls under way on worker threads (see `spawn`). */
   readonly #inFlight = new Set<unknown[]>();
 
-  constructor(libc: Libc) {
-    this.#c = libc;
+  constructor(c: Libc) {
+    this.#c = c;
     for (const sig of DEFAULT_SIGNALS) this.#sigdefault[(sig - 1) >> 3] |= 1 << ((sig - 1) & 7);
   }
 
@@ -274,16 +242,12 @@ let spawner: PosixSpawner | null | undefined;
 
 /**
  * The process-wide spawner, or `null` where `posix_spawn` with `POSIX_SPAWN_SETSID` cannot be
- * used (not Linux, not glibc 2.29+, or no FFI permission).
+ * used (see `libc.ts`: not Linux with glibc 2.29+, or no FFI permission).
  */
 export function posixSpawner(): PosixSpawner | null {
-  if (spawner !== undefined) return spawner;
-  spawner = null;
-  if (Deno.build.os !== "linux") return spawner;
-  try {
-    spawner = new PosixSpawner(Deno.dlopen("libc.so.6", SYMBOLS).symbols);
-  } catch {
-    // musl, an old glibc, or no --allow-ffi: the caller uses setsid(1).
+  if (spawner === undefined) {
+    const c = libc();
+    spawner = c && new PosixSpawner(c);
   }
   return spawner;
 }

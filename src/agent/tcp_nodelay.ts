@@ -8,33 +8,10 @@
  * @module
  */
 
+import { libc } from "./libc.ts";
+
 const IPPROTO_TCP = 6;
 const TCP_NODELAY = 1;
-
-type Setsockopt = (
-  fd: number,
-  level: number,
-  name: number,
-  value: Uint8Array,
-  len: number,
-) => number;
-
-let setsockopt: Setsockopt | null | undefined;
-
-function load(): Setsockopt | null {
-  if (setsockopt !== undefined) return setsockopt;
-  setsockopt = null;
-  if (Deno.build.os !== "linux") return setsockopt;
-  try {
-    const libc = Deno.dlopen("libc.so.6", {
-      setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
-    });
-    setsockopt = libc.symbols.setsockopt;
-  } catch {
-    // musl or no --allow-ffi: Nagle stays on.
-  }
-  return setsockopt;
-}
 
 const ONE = new Uint8Array(new Int32Array([1]).buffer);
 
@@ -43,7 +20,7 @@ const ONE = new Uint8Array(new Int32Array([1]).buffer);
  * the server); returns on how many it was set. Other sockets refuse the option and are skipped.
  */
 export function noDelayOnSockets(): number {
-  const set = load();
+  const set = libc()?.setsockopt;
   if (!set) return 0;
   let done = 0;
   let entries: Iterable<Deno.DirEntry>;
