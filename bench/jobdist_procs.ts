@@ -92,11 +92,12 @@ export interface BenchAgent extends AsyncDisposable {
 /** Starts `main.ts agent` against `server` and waits until the server lists it as idle. */
 export async function startRealAgent(
   server: BenchServer,
-  options: { slots: number; name?: string; signal?: AbortSignal },
+  options: { slots: number; name?: string; signal?: AbortSignal; denoFlags?: string[] },
 ): Promise<BenchAgent> {
   const name = options.name ?? `bench-agent-${crypto.randomUUID().slice(0, 6)}`;
   const stateDir = await Deno.makeTempDir({ prefix: "jobdist-bench-agent-" });
   const child = spawnChild("agent", [
+    ...(options.denoFlags ?? []),
     MAIN,
     "agent",
     "--server",

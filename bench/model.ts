@@ -14,8 +14,8 @@ export interface BenchContext {
   log(line: string): void;
   /** Whether `main.ts server` takes `--synchronous`. */
   cliHasSynchronous: boolean;
-  /** Extra `deno run` flags for server processes (e.g. `--cpu-prof`). */
-  serverDenoFlags: string[];
+  /** Extra `deno run` flags for server and real agent processes (e.g. `--cpu-prof`). */
+  denoFlags: string[];
 }
 
 /** A metric a benchmark reports. */

@@ -9,7 +9,7 @@
  * deno task bench                 all benchmarks and peers, 3 runs, rewrites bench/RESULTS.md
  * deno task bench b1 b3 peers     some of them (names: b1..b8, peers, peer.<name>)
  * deno task bench --quick         tiny sizes, 1 run, no BullMQ peer (unless `peers` is named)
- * flags: --runs N  --profile (server CPU profiles in bench/profiles/)  --no-peers
+ * flags: --runs N  --profile (server and agent CPU profiles in bench/profiles/)  --no-peers
  *        --peers-dir DIR  --out PATH (write a results file even for partial or quick runs)
  * ```
  * @module
@@ -92,7 +92,7 @@ export async function runHarness(options: HarnessOptions, signal: AbortSignal): 
     signal,
     log,
     cliHasSynchronous: await mainTakesSynchronous(),
-    serverDenoFlags: options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
+    denoFlags: options.profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [],
   };
   if (!ctx.cliHasSynchronous) {
     log("main.ts server has no --synchronous flag: B2's NORMAL server runs bench/server_entry.ts");

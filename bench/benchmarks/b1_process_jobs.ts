@@ -28,9 +28,13 @@ export const b1: Benchmark = {
     const n = size(ctx.quick);
     await using server = await startJobdistServer({
       signal: ctx.signal,
-      denoFlags: ctx.serverDenoFlags,
+      denoFlags: ctx.denoFlags,
     });
-    await using agent = await startRealAgent(server, { slots: 8, signal: ctx.signal });
+    await using agent = await startRealAgent(server, {
+      slots: 8,
+      signal: ctx.signal,
+      denoFlags: ctx.denoFlags,
+    });
     const serverCpu = new CpuMeter(server.child.pid);
     const agentCpu = new CpuMeter(agent.child.pid);
     serverCpu.start();

@@ -38,7 +38,7 @@ export async function controlPlaneRun(
     synchronous: options.synchronous,
     cliHasSynchronous: ctx.cliHasSynchronous,
     signal: ctx.signal,
-    denoFlags: ctx.serverDenoFlags,
+    denoFlags: ctx.denoFlags,
   });
   const url = server.url.replace(/^http/, "ws") + "/ws/agent";
   await using sim = await startSimAgents({

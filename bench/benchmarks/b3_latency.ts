@@ -29,9 +29,13 @@ export const b3: Benchmark = {
     const m = size(ctx.quick);
     await using server = await startJobdistServer({
       signal: ctx.signal,
-      denoFlags: ctx.serverDenoFlags,
+      denoFlags: ctx.denoFlags,
     });
-    await using _agent = await startRealAgent(server, { slots: 8, signal: ctx.signal });
+    await using _agent = await startRealAgent(server, {
+      slots: 8,
+      signal: ctx.signal,
+      denoFlags: ctx.denoFlags,
+    });
     await sleep(500, ctx.signal);
     const sent: Array<{ id: number; at: number }> = [];
     for (let i = 0; i < m; i++) {

@@ -21,7 +21,7 @@ export const b4: Benchmark = {
     const n = size(ctx.quick);
     await using server = await startJobdistServer({
       signal: ctx.signal,
-      denoFlags: ctx.serverDenoFlags,
+      denoFlags: ctx.denoFlags,
     });
     const t0 = performance.now();
     await submitInBatches(server.client, n, { command: ["true"] }, { signal: ctx.signal });

@@ -48,9 +48,13 @@ export const b6: Benchmark = {
 
     await using server = await startJobdistServer({
       signal: ctx.signal,
-      denoFlags: ctx.serverDenoFlags,
+      denoFlags: ctx.denoFlags,
     });
-    await using _agent = await startRealAgent(server, { slots: 8, signal: ctx.signal });
+    await using _agent = await startRealAgent(server, {
+      slots: 8,
+      signal: ctx.signal,
+      denoFlags: ctx.denoFlags,
+    });
     const t0 = performance.now();
     const job = await server.client.submit({
       shell: command,

@@ -81,7 +81,7 @@ export const b8: Benchmark = {
       await using server = await startJobdistServer({
         dir,
         signal: ctx.signal,
-        denoFlags: ctx.serverDenoFlags,
+        denoFlags: ctx.denoFlags,
       });
       await sleep(1_000, ctx.signal);
       const rssMb = memory(server.child.pid).rss / 1e6;
