@@ -7,10 +7,12 @@
  *
  * Linux with glibc 2.29 or newer (`posix_spawn_file_actions_addchdir_np`) and `--allow-ffi`
  * only; {@linkcode posixSpawner} returns `null` elsewhere and the agent falls back to
- * `setsid(1)`. The child's pipes are read through `/proc/self/fd` and its exit is awaited with
- * `waitpid` on a worker thread (FFI `nonblocking`). `posix_spawn` returns only once the child
- * has exec'd, a few hundred microseconds: while other jobs of the agent run, it is called on a
- * worker thread too, so the agent's one thread goes on serving them meanwhile.
+ * `setsid(1)`. The child's pipes are read through `/proc/self/fd`. Its exit is noticed on
+ * `SIGCHLD`, which makes the spawner ask each of its live children with a `waitpid` that does not
+ * block (a microsecond each, where a blocking `waitpid` on a worker thread per child costs a
+ * thread-pool round trip of tens). `posix_spawn` returns only once the child has exec'd, a few
+ * hundred microseconds: while other jobs of the agent run, it is called on a worker thread (FFI
+ * `nonblocking`), so the agent's one thread goes on serving them meanwhile.
  * @module
  */
 
@@ -22,13 +24,23 @@ export interface SpawnedChild {
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
   /** How the process ended: its exit code, or the signal that killed it. */
-  status: Promise<{ code: number; signal: Deno.Signal | null }>;
+  status: Promise<ChildExit>;
+}
+
+/** How a child ended: its exit code (128 + the signal's number if killed) and the signal. */
+export interface ChildExit {
+  code: number;
+  signal: Deno.Signal | null;
 }
 
 const POSIX_SPAWN_SETSIGDEF = 0x04;
 const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
 const O_CLOEXEC = 0o2000000;
+const O_NONBLOCK = 0o4000;
+const F_SETFL = 4;
+const EINTR = 4;
+const EAGAIN = 11;
 const WNOHANG = 1;
 const F_SETPIPE_SZ = 1031;
 /**
@@ -47,6 +59,10 @@ const FIRST_READ_BYTES = 4096;
 const FILE_ACTIONS_BYTES = 256;
 const ATTR_BYTES = 512;
 const SIGSET_BYTES = 128;
+/** How long a child's pipes are read directly after an empty read (see `#output`). */
+const DIRECT_READS_MS = 10;
+/** How often live children are asked whether they exited, `SIGCHLD` aside. */
+const POLL_MS = 1_000;
 
 /** Linux signal numbers (the same on x86-64 and arm64) and their names. */
 const SIGNALS: Record<number, Deno.Signal> = {
@@ -90,6 +106,9 @@ const SIGNALS: Record<number, Deno.Signal> = {
  */
 const DEFAULT_SIGNALS = [1, 2, 3, 10, 12, 13, 14, 15, 17];
 
+const SIGNAL_NUMBERS = new Map(Object.entries(SIGNALS).map(([n, name]) => [name, Number(n)]));
+const ESRCH = 3;
+
 const encoder = new TextEncoder();
 
 /** Spawns processes as session leaders through glibc's `posix_spawn`. */
@@ -98,10 +117,21 @@ export class PosixSpawner {
   readonly #sigmask = new Uint8Array(SIGSET_BYTES);
   readonly #sigdefault = new Uint8Array(SIGSET_BYTES);
   readonly #devNull = cString("/dev/null");
-  /** Children started and not yet reaped. */
+  /** Spawns under way and children not yet reaped. */
   #live = 0;
+  /** Children not yet reaped, by pid: what settles their `status`. */
+  readonly #children = new Map<number, PromiseWithResolvers<ChildExit>>();
+  readonly #status = new Int32Array(1);
   /** The buffers of calls under way on worker threads (see `spawn`). */
   readonly #inFlight = new Set<unknown[]>();
+  /**
+   * While there are children: a `SIGCHLD` listener, and a slow poll that keeps the process
+   * alive for them (a signal listener does not) and would catch a `SIGCHLD` never delivered.
+   */
+  #poll: ReturnType<typeof setInterval> | undefined;
+  readonly #onChild = () => {
+    for (const pid of this.#children.keys()) this.#reap(pid);
+  };
 
   constructor(c: Libc) {
     this.#c = c;
@@ -125,8 +155,8 @@ export class PosixSpawner {
     const actions = new Uint8Array(FILE_ACTIONS_BYTES);
     const attr = new Uint8Array(ATTR_BYTES);
     const pid = new Int32Array(1);
-    const args = argv.map(cString);
-    const vars = Object.entries(env).map(([k, v]) => cString(`${k}=${v}`));
+    const args = cStrings(argv);
+    const vars = cStrings(Object.entries(env).map(([k, v]) => `${k}=${v}`));
     let rc = -1;
     try {
       check(c.posix_spawn_file_actions_init(actions), "posix_spawn_file_actions_init");
@@ -144,11 +174,10 @@ export class PosixSpawner {
         this.#live++;
         // Memory the call reads on another thread must outlive it: a local the function no
         // longer uses after `await` may be collected meanwhile, so everything is held here.
-        const argvp = pointers(args), envp = pointers(vars);
-        const held = [pid, actions, attr, args, vars, argvp, envp];
+        const held = [pid, actions, attr, args, vars];
         this.#inFlight.add(held);
         try {
-          rc = await call(pid, args[0], actions, attr, argvp, envp);
+          rc = await call(pid, args.bytes, actions, attr, args.pointers, vars.pointers);
         } finally {
           this.#inFlight.delete(held);
         }
@@ -170,12 +199,36 @@ export class PosixSpawner {
       if (rc === 2) throw new Deno.errors.NotFound(`No such file or directory (os error 2)`);
       throw new Error(`posix_spawn failed (os error ${rc})`);
     }
+    const status = this.#wait(pid[0]);
+    // Until the child has exited or run a while, its output is read without the thread pool.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const settled = new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      timer = setTimeout(done, DIRECT_READS_MS);
+      status.then(done, done);
+    });
     return {
       pid: pid[0],
-      stdout: this.#adopt(out[0]),
-      stderr: this.#adopt(err[0]),
-      status: this.#wait(pid[0]),
+      stdout: this.#output(out[0], settled),
+      stderr: this.#output(err[0], settled),
+      status,
     };
+  }
+
+  /**
+   * Sends `signal` to process `pid` (a process group: `-pgid`); `false` if there is no such
+   * process. Unlike `Deno.kill`, a process already gone costs no exception.
+   */
+  kill(pid: number, signal: Deno.Signal): boolean {
+    const n = SIGNAL_NUMBERS.get(signal);
+    if (n === undefined) throw new TypeError(`Unknown signal ${signal}`);
+    if (this.#c.kill(pid, n) === 0) return true;
+    const e = errno(this.#c);
+    if (e === ESRCH) return false;
+    throw new Error(`kill(${pid}, ${signal}) failed (os error ${e})`);
   }
 
   #pipe(): [number, number] {
@@ -185,23 +238,62 @@ export class PosixSpawner {
     }
     // Best effort: a smaller pipe only means smaller reads.
     this.#c.fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+    // The agent's end never blocks (see `#output`); the child's end is its own description.
+    this.#c.fcntl(fds[0], F_SETFL, O_NONBLOCK);
     return [fds[0], fds[1]];
   }
 
-  /** A stream over the read end `fd`, opened anew through `/proc` so Deno owns it. */
-  #adopt(fd: number): ReadableStream<Uint8Array> {
-    let file: Deno.FsFile;
-    try {
-      file = Deno.openSync(`/proc/self/fd/${fd}`);
-    } finally {
-      this.#c.close(fd);
-    }
+  /**
+   * A stream over the read end `fd` of a child's pipe. It is read directly (a non-blocking
+   * `read`, a microsecond) as long as that finds output or the end of it, and the first time it
+   * finds the pipe empty it waits for `settled` (the child's exit, or a few milliseconds). Most
+   * jobs end by then and their output is taken whole without the thread pool, where each `read`
+   * of a file is a round trip of tens of microseconds. After that, an empty pipe means a job
+   * that runs on: the pipe is opened anew through `/proc`, as a file Deno reads on its thread
+   * pool, and waited on there.
+   */
+  #output(fd: number, settled: Promise<void>): ReadableStream<Uint8Array> {
+    const c = this.#c;
+    let file: Deno.FsFile | undefined;
+    let waited = false;
+    const read = async (into: Uint8Array<ArrayBuffer>): Promise<number | null> => {
+      for (;;) {
+        if (file) return await file.read(into);
+        const n = Number(c.read(fd, into, BigInt(into.length)));
+        if (n >= 0) return n === 0 ? null : n;
+        const e = errno(c);
+        if (e === EINTR) continue;
+        if (e !== EAGAIN) throw new Error(`read from a job's pipe failed (os error ${e})`);
+        if (!waited) {
+          waited = true;
+          await settled;
+          continue;
+        }
+        try {
+          file = Deno.openSync(`/proc/self/fd/${fd}`);
+        } finally {
+          c.close(fd);
+          fd = -1;
+        }
+      }
+    };
+    const close = () => {
+      file?.close();
+      if (fd >= 0) c.close(fd);
+      fd = -1;
+    };
     let buffer = new Uint8Array(FIRST_READ_BYTES);
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
-        const n = await file.read(buffer);
+        let n: number | null;
+        try {
+          n = await read(buffer);
+        } catch (e) {
+          close();
+          throw e;
+        }
         if (n === null) {
-          file.close();
+          close();
           return controller.close();
         }
         // A small piece is copied out (it may be kept until the server has stored it); a large
@@ -212,29 +304,45 @@ export class PosixSpawner {
         buffer = new Uint8Array(full ? Math.min(buffer.length * 2, READ_BYTES) : buffer.length);
       },
       cancel() {
-        file.close();
+        close();
       },
     });
   }
 
-  async #wait(pid: number): Promise<{ code: number; signal: Deno.Signal | null }> {
-    const c = this.#c;
-    const status = new Int32Array(1);
-    // errno of the worker thread is out of reach: after a failed wait (a signal interrupted it),
-    // ask again without blocking on this thread, whose errno can be read.
-    try {
-      while (await c.waitpid(pid, status, 0) !== pid) {
-        const r = c.waitpid_now(pid, status, WNOHANG);
-        if (r === pid) break;
-        if (r === -1) throw new Error(`waitpid(${pid}) failed (os error ${errno(c)})`);
-      }
-    } finally {
-      this.#live--;
+  /** Settles when child `pid` has exited, and reaps it. */
+  #wait(pid: number): Promise<ChildExit> {
+    const exit = Promise.withResolvers<ChildExit>();
+    this.#children.set(pid, exit);
+    if (this.#poll === undefined) {
+      Deno.addSignalListener("SIGCHLD", this.#onChild);
+      this.#poll = setInterval(this.#onChild, POLL_MS);
+    }
+    // It may have exited before the listener was there.
+    this.#reap(pid);
+    return exit.promise;
+  }
+
+  /** Reaps child `pid` if it has exited. */
+  #reap(pid: number): void {
+    const status = this.#status;
+    const r = this.#c.waitpid(pid, status, WNOHANG);
+    if (r === 0) return; // still running
+    const exit = this.#children.get(pid)!;
+    this.#children.delete(pid);
+    this.#live--;
+    if (this.#children.size === 0 && this.#poll !== undefined) {
+      Deno.removeSignalListener("SIGCHLD", this.#onChild);
+      clearInterval(this.#poll);
+      this.#poll = undefined;
+    }
+    if (r !== pid) {
+      exit.reject(new Error(`waitpid(${pid}) failed (os error ${errno(this.#c)})`));
+      return;
     }
     const s = status[0];
     const termSignal = s & 0x7f;
-    if (termSignal === 0) return { code: (s >> 8) & 0xff, signal: null };
-    return { code: 128 + termSignal, signal: SIGNALS[termSignal] ?? null };
+    if (termSignal === 0) exit.resolve({ code: (s >> 8) & 0xff, signal: null });
+    else exit.resolve({ code: 128 + termSignal, signal: SIGNALS[termSignal] ?? null });
   }
 }
 
@@ -257,11 +365,24 @@ function cString(s: string): Uint8Array<ArrayBuffer> {
   return encoder.encode(`${s}\0`);
 }
 
-/** A NULL-terminated array of pointers to `strings` (which must outlive its use). */
-function pointers(strings: Uint8Array<ArrayBuffer>[]): BigUint64Array<ArrayBuffer> {
-  const array = new BigUint64Array(strings.length + 1);
-  strings.forEach((s, i) => array[i] = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(s))));
-  return array;
+/**
+ * `strings` as C strings in one buffer (one encoding for all, not one each), and the
+ * NULL-terminated array of pointers to them (valid while `bytes` is alive).
+ */
+function cStrings(
+  strings: string[],
+): { bytes: Uint8Array<ArrayBuffer>; pointers: BigUint64Array<ArrayBuffer> } {
+  for (const s of strings) {
+    if (s.includes("\0")) throw new TypeError(`a NUL byte in ${JSON.stringify(s)}`);
+  }
+  const bytes = encoder.encode(`${strings.join("\0")}\0`);
+  const pointers = new BigUint64Array(strings.length + 1);
+  const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(bytes)));
+  for (let i = 0, at = 0; i < strings.length; i++) {
+    pointers[i] = base + BigInt(at);
+    at = bytes.indexOf(0, at) + 1;
+  }
+  return { bytes, pointers };
 }
 
 function check(rc: number, what: string): void {

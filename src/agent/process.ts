@@ -62,12 +62,19 @@ export class JobProcess {
   /** Resolves when the leader exits. */
   readonly status: Promise<ExitStatus>;
   readonly #marker: string;
+  /** Signals the group without an exception when it is gone (see `PosixSpawner.kill`). */
+  readonly #native: PosixSpawner | null;
   #exited = false;
   /** The group was found gone: never signal its id again (it may be reused). */
   #groupGone = false;
 
-  private constructor(child: SpawnedChild | Deno.ChildProcess, marker: string) {
+  private constructor(
+    child: SpawnedChild | Deno.ChildProcess,
+    marker: string,
+    native: PosixSpawner | null,
+  ) {
     this.pid = child.pid;
+    this.#native = native;
     this.stdout = child.stdout;
     this.stderr = child.stderr;
     this.#marker = marker;
@@ -82,7 +89,8 @@ export class JobProcess {
     const env = { ...options.env, [MARKER_ENV]: options.marker };
     const native = options.uid === undefined && options.gid === undefined ? options.native : null;
     if (native) {
-      return new JobProcess(await native.spawn(options.argv, env, options.cwd), options.marker);
+      const child = await native.spawn(options.argv, env, options.cwd);
+      return new JobProcess(child, options.marker, native);
     }
     // The spawned child is never a group leader, so setsid(1) calls setsid() and execs
     // without forking: the job keeps the pid we report.
@@ -99,7 +107,7 @@ export class JobProcess {
       stderr: "piped",
       detached: !options.setsid,
     }).spawn();
-    return new JobProcess(child, options.marker);
+    return new JobProcess(child, options.marker, null);
   }
 
   /** Whether the leader has exited. */
@@ -111,12 +119,12 @@ export class JobProcess {
   signal(signal: Deno.Signal): boolean {
     if (this.#groupGone) return false;
     try {
-      Deno.kill(-this.pid, signal);
-      return true;
+      if (this.#native) this.#groupGone = !this.#native.kill(-this.pid, signal);
+      else Deno.kill(-this.pid, signal);
     } catch {
       this.#groupGone = true; // the group is gone already
-      return false;
     }
+    return !this.#groupGone;
   }
 
   /**
