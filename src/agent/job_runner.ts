@@ -61,10 +61,12 @@ export class JobRunner {
   readonly #stopped: Promise<void>;
   #outputBytes = 0;
   #truncated = 0;
+  readonly #dirs: WorkDirs;
 
   constructor(assignment: Assignment, options: JobRunnerOptions, callbacks: RunnerCallbacks) {
     this.assignment = assignment;
     this.#options = options;
+    this.#dirs = options.dirs ?? new WorkDirs(undefined, 0);
     this.#callbacks = callbacks;
     this.#stopped = new Promise((r) => this.#stopRequested = r);
   }
@@ -91,7 +93,7 @@ export class JobRunner {
       if (refused) return this.#result(null, null, started, `refused by the agent: ${refused}`);
       // Sync file system calls here: each async one is a thread-pool round trip on the path
       // from assignment to a running process, and these take microseconds.
-      dir = (this.#options.dirs ?? new WorkDirs(undefined, 0)).take();
+      dir = this.#dirs.take();
       this.#handOver(dir);
       const argv = this.#argv(dir);
       if (this.#stopReason) return this.#result(null, null, started, null);
@@ -151,10 +153,7 @@ export class JobRunner {
       );
     } finally {
       this.#process?.reap(this.#stopReason !== null);
-      // Most jobs leave their directory empty: one rmdir, and the recursive walk only if not.
-      if (dir) {
-        await Deno.remove(dir).catch(() => Deno.remove(dir!, { recursive: true })).catch(() => {});
-      }
+      if (dir) await this.#dirs.release(dir);
     }
   }
 
