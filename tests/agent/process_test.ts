@@ -73,6 +73,17 @@ for (const { name, ids } of modes) {
     assert.equal(r.stderr, "1\n2\n3\n");
   });
 
+  Deno.test(`JobProcess (${name}) passes output written before, during and after the leader's exit`, async () => {
+    // posix_spawn reads the pipes directly for the first milliseconds, then on Deno's thread
+    // pool; the grandchild writes after the leader has exited, when it holds the pipes alone.
+    const r = await run(
+      "echo early; sleep 0.05; echo middle; (sleep 0.1; echo late) & exit 3",
+      ids,
+    );
+    assert.equal(r.stdout, "early\nmiddle\nlate\n");
+    assert.deepEqual(r.status, { code: 3, signal: null });
+  });
+
   Deno.test(`JobProcess (${name}) reports exit codes and the killing signal`, async () => {
     assert.deepEqual((await run("exit 7", ids)).status, { code: 7, signal: null });
     assert.deepEqual((await run("kill -TERM $$", ids)).status, { code: null, signal: "SIGTERM" });
