@@ -122,8 +122,8 @@ export class PosixSpawner {
   /** Children not yet reaped, by pid: what settles their `status`. */
   readonly #children = new Map<number, PromiseWithResolvers<ChildExit>>();
   readonly #status = new Int32Array(1);
-  /** The buffers of calls under way on worker threads (see `spawn`). */
-  readonly #inFlight = new Set<unknown[]>();
+  /** Calls under way on worker threads, with the buffers they read (see `spawn`). */
+  readonly #inFlight = new Map<Promise<number>, unknown[]>();
   /**
    * While there are children: a `SIGCHLD` listener, and a slow poll that keeps the process
    * alive for them (a signal listener does not) and would catch a `SIGCHLD` never delivered.
@@ -174,12 +174,15 @@ export class PosixSpawner {
         this.#live++;
         // Memory the call reads on another thread must outlive it: a local the function no
         // longer uses after `await` may be collected meanwhile, so everything is held here.
-        const held = [pid, actions, attr, args, vars];
-        this.#inFlight.add(held);
-        try {
-          rc = await call(pid, args.bytes, actions, attr, args.pointers, vars.pointers);
-        } finally {
-          this.#inFlight.delete(held);
+        const called = call(pid, args.bytes, actions, attr, args.pointers, vars.pointers);
+        if (typeof called === "number") rc = called;
+        else {
+          this.#inFlight.set(called, [pid, actions, attr, args, vars]);
+          try {
+            rc = await called;
+          } finally {
+            this.#inFlight.delete(called);
+          }
         }
       } finally {
         c.posix_spawn_file_actions_destroy(actions);
@@ -248,14 +251,17 @@ export class PosixSpawner {
    * `read`, a microsecond) as long as that finds output or the end of it, and the first time it
    * finds the pipe empty it waits for `settled` (the child's exit, or a few milliseconds). Most
    * jobs end by then and their output is taken whole without the thread pool, where each `read`
-   * of a file is a round trip of tens of microseconds. After that, an empty pipe means a job
-   * that runs on: the pipe is opened anew through `/proc`, as a file Deno reads on its thread
-   * pool, and waited on there.
+   * of a file is a round trip of tens of microseconds. A pipe still open then may be held by
+   * the child of a spawn that was under way (it copies every descriptor of the agent until it
+   * execs, close-on-exec or not): those spawns are waited for, once. After that, an empty pipe
+   * means a job (or what it left running) that runs on: the pipe is opened anew through
+   * `/proc`, as a file Deno reads on its thread pool, and waited on there.
    */
   #output(fd: number, settled: Promise<void>): ReadableStream<Uint8Array> {
     const c = this.#c;
     let file: Deno.FsFile | undefined;
-    let waited = false;
+    let waited = false, rechecked = false;
+    const inFlight = this.#inFlight;
     const read = async (into: Uint8Array<ArrayBuffer>): Promise<number | null> => {
       for (;;) {
         if (file) return await file.read(into);
@@ -267,6 +273,11 @@ export class PosixSpawner {
         if (!waited) {
           waited = true;
           await settled;
+          continue;
+        }
+        if (!rechecked && inFlight.size > 0) {
+          rechecked = true;
+          await Promise.allSettled(inFlight.keys());
           continue;
         }
         try {
