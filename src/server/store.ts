@@ -254,6 +254,12 @@ const utf8 = new TextEncoder();
 // ignoreBOM: a byte order mark in the output is output, kept as `outputText` (logs.ts) keeps it.
 const fromUtf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/**
+ * Least time from one group commit to the next: a group opened sooner waits for it. (An idle
+ * server commits at once.)
+ */
+const COMMIT_SPACING_MS = 2;
+
 /** The SQLite store. Build it with {@linkcode openStore}. */
 export class Store implements JobStore {
   readonly #db: DatabaseSync;
@@ -261,7 +267,10 @@ export class Store implements JobStore {
   #inTx = false;
   #beforeCommit: Array<() => void> = [];
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
-  #flushTimer: ReturnType<typeof setImmediate> | undefined;
+  /** Cancels the commit scheduled for the open group. */
+  #cancelFlush: (() => void) | undefined;
+  /** When the last group commit was made (`performance.now()`). */
+  #lastCommitAt = -Infinity;
   #closed = false;
   /**
    * With `synchronous: "FULL"` SQLite runs at NORMAL and the store fsyncs the WAL itself, but
@@ -333,8 +342,17 @@ export class Store implements JobStore {
     this.#sql.run("BEGIN IMMEDIATE");
     this.#inTx = true;
     // setImmediate runs after this turn's I/O callbacks: everything that arrived together
-    // commits together. (setTimeout(0) would add a millisecond or two of latency.)
-    this.#flushTimer = setImmediate(() => this.flush());
+    // commits together. (setTimeout(0) would add a millisecond or two of latency.) Under load
+    // commits are spaced: each writes whole pages of the tables and indexes it touched to the
+    // WAL, so a few jobs a commit cost more CPU than many.
+    const wait = this.#lastCommitAt + COMMIT_SPACING_MS - performance.now();
+    if (wait > 0) {
+      const timer = setTimeout(() => this.flush(), wait);
+      this.#cancelFlush = () => clearTimeout(timer);
+    } else {
+      const immediate = setImmediate(() => this.flush());
+      this.#cancelFlush = () => clearImmediate(immediate);
+    }
   }
 
   /** Runs one write statement in the group (a statement is atomic: no savepoint needed). */
@@ -414,8 +432,8 @@ export class Store implements JobStore {
 
   /** Commits the open group transaction now. */
   flush(): void {
-    if (this.#flushTimer) clearImmediate(this.#flushTimer);
-    this.#flushTimer = undefined;
+    this.#cancelFlush?.();
+    this.#cancelFlush = undefined;
     if (!this.#inTx) return;
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -430,6 +448,7 @@ export class Store implements JobStore {
     this.#beforeCommit = [];
     this.#inTx = false;
     try {
+      this.#lastCommitAt = performance.now();
       this.#sql.run("COMMIT");
       this.commits++;
       if (!this.#syncOnDemand) this.durableCommits = this.commits;

@@ -102,6 +102,24 @@ Deno.test("store.write() groups a turn's writes into one commit", () =>
     assert.equal(store.listJobs({ limit: 1000 }).length, 100);
   }));
 
+Deno.test("store.write() spaces commits under load: a turn's writes after a commit wait for the next", () =>
+  withStore(async (store) => {
+    const before = store.commits;
+    const t0 = performance.now();
+    const turns = 200;
+    for (let i = 0; i < turns; i++) {
+      store.write(() => store.insertJob(job()));
+      await new Promise((r) => setImmediate(r)); // one turn each
+    }
+    await store.durable();
+    const elapsed = performance.now() - t0;
+    const commits = store.commits - before;
+    // Committing every turn would make one commit per write; spaced ones are one per 2 ms.
+    assert.ok(commits <= Math.ceil(elapsed / 2) + 1, `${commits} commits in ${elapsed} ms`);
+    assert.ok(commits < turns, `${commits} commits for ${turns} turns`);
+    assert.equal(store.listJobs({ limit: 1000 }).length, turns, "every write committed");
+  }));
+
 Deno.test("store.durable() resolves only after the commit", () =>
   withStore(async (store) => {
     store.write(() => store.insertJob(job()));
