@@ -49,6 +49,19 @@ export function loaded(info: Info, from: string, staticOnly = false): Map<string
   return chains;
 }
 
+/**
+ * The npm package a module belongs to, or `null`: from an `npm:` specifier, or from the path of a
+ * file under `node_modules/` (where `deno install` puts the packages).
+ */
+export function npmPackage(specifier: string): string | null {
+  const npm = /^npm:\/?((?:@[^/@]+\/)?[^/@]+)@/.exec(specifier);
+  if (npm) return npm[1];
+  const at = specifier.lastIndexOf("/node_modules/");
+  if (!specifier.startsWith("file:") || at < 0) return null;
+  const [first, second] = specifier.slice(at + "/node_modules/".length).split("/");
+  return first.startsWith("@") ? `${first}/${second}` : first;
+}
+
 /** The import chains (paths relative to the root, joined by arrows) of the modules `bad` picks. */
 export function chainsTo(
   modules: Iterable<[string, string[]]>,

@@ -347,7 +347,8 @@ export class Store implements JobStore {
     // WAL, so a few jobs a commit cost more CPU than many.
     const wait = this.#lastCommitAt + COMMIT_SPACING_MS - performance.now();
     if (wait > 0) {
-      const timer = setTimeout(() => this.flush(), wait);
+      // Timers take whole milliseconds (a fraction is cut off, which would commit early).
+      const timer = setTimeout(() => this.flush(), Math.ceil(wait));
       this.#cancelFlush = () => clearTimeout(timer);
     } else {
       const immediate = setImmediate(() => this.flush());

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAIN } from "../helpers.ts";
-import { chainsTo, denoInfo, loaded, ROOT } from "../module_graph.ts";
+import { chainsTo, denoInfo, loaded, npmPackage, ROOT } from "../module_graph.ts";
 
 const ROLES = new URL("src/cli/roles.ts", ROOT).href;
 const SERVER = new URL("src/server/mod.ts", ROOT).href;
@@ -16,7 +16,7 @@ const DASHBOARD = ["src/ui/pages.tsx", "src/ui/bundle.ts", "src/ui/styles.ts"].m
  */
 function notAtStart(specifier: string): boolean {
   return specifier === "node:crypto" ||
-    /^npm:\/?(preact(-render-to-string)?|smol-toml)@/.test(specifier) ||
+    ["preact", "preact-render-to-string", "smol-toml"].includes(npmPackage(specifier)!) ||
     DASHBOARD.includes(specifier) ||
     specifier === new URL("src/cli/mod.ts", ROOT).href;
 }
