@@ -13,9 +13,14 @@ export class MemoryBudget {
   used = 0;
   constructor(readonly limit: number) {}
 
+  /** Whether `n` more bytes fit. */
+  fits(n: number): boolean {
+    return this.used + n <= this.limit;
+  }
+
   /** Reserves `n` bytes if they fit. */
   take(n: number): boolean {
-    if (this.used + n > this.limit) return false;
+    if (!this.fits(n)) return false;
     this.used += n;
     return true;
   }

@@ -87,6 +87,9 @@ const MAX_READY_DIRS = 16;
  */
 export const START_REPORT_DELAY_MS = 10;
 
+/** Longest a job's output waits for memory before it spills to disk (see `#room`). */
+const ROOM_WAIT_MS = 250;
+
 /** Bytes queued on the socket above which job output waits. */
 const SEND_HIGH_WATER = 4 * 1024 * 1024;
 
@@ -289,6 +292,36 @@ export class Worker {
   }
 
   #output(
+    id: string,
+    h: Held,
+    stream: "stdout" | "stderr",
+    data: Uint8Array,
+  ): void | Promise<void> {
+    if (h.stale) return;
+    if (this.#socket && !h.retained.spilled && !this.#budget.fits(data.byteLength)) {
+      return this.#room(h, data.byteLength).then(() => this.#frame(id, h, stream, data));
+    }
+    return this.#frame(id, h, stream, data);
+  }
+
+  /**
+   * Waits, while connected, up to `ROOM_WAIT_MS` for acknowledgements to free memory for `bytes`
+   * of output. A server that stores output more slowly than a job prints it then slows the job
+   * down, as a full pipe would, instead of the agent writing everything after the first overflow
+   * to its spool file and the server too; a server that does not answer (a cut the socket has
+   * not noticed yet) has the output spill to disk as before.
+   */
+  async #room(h: Held, bytes: number): Promise<void> {
+    const until = performance.now() + ROOM_WAIT_MS;
+    while (
+      this.#socket?.readyState === WebSocket.OPEN && !h.stale && !this.#budget.fits(bytes) &&
+      performance.now() < until
+    ) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  #frame(
     id: string,
     h: Held,
     stream: "stdout" | "stderr",

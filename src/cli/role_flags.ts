@@ -201,7 +201,7 @@ export const AGENT_FLAGS: Flag[] = [
     env: "JOBDIST_OUTPUT_MEMORY",
     value: "BYTES",
     help:
-      "memory for output not yet stored by the server (e.g. during a disconnect); past it, output spills to files in the work dir (default 67108864)",
+      "memory for output not yet stored by the server; past it, output waits up to 250 ms for the server, then spills to files in the work dir (default 67108864)",
   },
   {
     name: "drain-timeout",

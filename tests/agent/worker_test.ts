@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Worker } from "../../src/agent/worker.ts";
+import { parseLogFrame } from "../../src/protocol/agent_frames.ts";
 
 function worker(id: string): Worker {
   return new Worker({ id, name: id, slots: 1, labels: {}, runtimes: new Map() });
@@ -175,4 +176,70 @@ Deno.test("Worker reports a start it could not report once it is connected again
   assert.equal(of("5.1").at(-1)!.pid, undefined);
   w.receive(JSON.stringify({ type: "ack", attempt_id: "5.1" }), socket);
   await w.whenIdle();
+});
+
+Deno.test("Worker holds a job's output back for a server that acknowledges slowly, rather than spill it to disk", async () => {
+  const dir = await Deno.makeTempDir();
+  let w: Worker;
+  let bytes = 0;
+  let finished = false;
+  const socket = {
+    readyState: WebSocket.OPEN,
+    bufferedAmount: 0,
+    send: (f: string | Uint8Array) => {
+      if (typeof f === "string") {
+        finished ||= JSON.parse(f).type === "finished";
+        return;
+      }
+      const log = parseLogFrame(f);
+      bytes += log.data.byteLength;
+      // A server that stores each piece a few milliseconds later.
+      setTimeout(() => {
+        const ack = { type: "log_ack", attempt_id: log.attempt_id, log_seq: log.seq + 1 };
+        w.receive(JSON.stringify(ack), socket);
+      }, 5);
+    },
+  } as unknown as WebSocket;
+  w = new Worker({
+    id: "slow-acks",
+    name: "slow-acks",
+    slots: 1,
+    labels: {},
+    runtimes: new Map(),
+    workRoot: dir,
+    outputMemoryBytes: 512 * 1024, // twice the largest piece the agent reads at once
+  });
+  const frame = (f: Record<string, unknown>) => w.receive(JSON.stringify(f), socket);
+  try {
+    frame({
+      type: "welcome",
+      session: "s",
+      agent_id: "slow-acks",
+      heartbeat_ms: 60_000,
+      server_version: "test",
+      reconcile: [],
+    });
+    const size = 8 * 1024 * 1024; // 16 times the memory for unacknowledged output
+    frame({
+      type: "assign",
+      job_id: 1,
+      attempt_id: "1.1",
+      attempt: 1,
+      spec: { shell: `yes 0123456789abcdef | head -c ${size}`, queue: "default", priority: 0 },
+      timeout_ms: null,
+      kill_grace_ms: 1000,
+      max_output_bytes: 2 * size,
+    });
+    let spilled = false;
+    await until(() => {
+      spilled ||= [...Deno.readDirSync(dir)].some((e) => e.name.startsWith("jobdist-spool-"));
+      return finished;
+    });
+    assert.equal(bytes, size, "every byte sent");
+    assert.equal(spilled, false, "nothing went to the spool file");
+    frame({ type: "ack", attempt_id: "1.1" });
+    await w.whenIdle();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
