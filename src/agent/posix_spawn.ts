@@ -7,9 +7,10 @@
  *
  * Linux with glibc 2.29 or newer (`posix_spawn_file_actions_addchdir_np`) and `--allow-ffi`
  * only; {@linkcode posixSpawner} returns `null` elsewhere and the agent falls back to
- * `setsid(1)`. The child's pipes are read through `/proc/self/fd`. Its exit is noticed on
- * `SIGCHLD`, which makes the spawner ask each of its live children with a `waitpid` that does not
- * block (a microsecond each, where a blocking `waitpid` on a worker thread per child costs a
+ * `setsid(1)`. The child's pipes are read directly, without blocking, until it has exited (or
+ * run a while), then as files Deno reads on its thread pool (see `#output`). Its exit is noticed
+ * on `SIGCHLD`, which makes the spawner ask each of its live children with a `waitpid` that does
+ * not block (a microsecond each, where a blocking `waitpid` on a worker thread per child costs a
  * thread-pool round trip of tens). `posix_spawn` returns only once the child has exec'd, a few
  * hundred microseconds: while other jobs of the agent run, it is called on a worker thread (FFI
  * `nonblocking`), so the agent's one thread goes on serving them meanwhile.
