@@ -3,10 +3,10 @@
  * spawn: a `mkdir` there would delay the job. The stock is refilled by synchronous calls on a
  * timer just after a take (an async `mkdir` is a thread-pool round trip that costs the agent's
  * thread more than the `mkdir` itself). Each attempt has a directory of its own, empty when it
- * starts and used by no other attempt meanwhile. One its attempt left empty goes back to the
- * stock, its mode reset: on a disk file system an `rmdir` and a `mkdir` cost a hundred
- * microseconds or more (ext4 mounted with `discard`: 40 and 86), a look inside and a `chmod`
- * ten. (All the attempts of an agent run as one user, so a directory kept for another attempt
+ * starts and used by no other attempt meanwhile. A directory its attempt left empty goes back to
+ * the stock, its mode reset: on a disk file system a `mkdir` and an `rmdir` cost a hundred
+ * microseconds or more (ext4 mounted with `discard`: 40 and 86 us), a look inside and a `chmod`
+ * 12. (All the attempts of an agent run as one user, so a directory kept for another attempt
  * gives away nothing a new one would not.)
  * @module
  */
