@@ -180,7 +180,6 @@ Deno.test("Worker reports a start it could not report once it is connected again
 
 Deno.test("Worker holds a job's output back for a server that acknowledges slowly, rather than spill it to disk", async () => {
   const dir = await Deno.makeTempDir();
-  let w: Worker;
   let bytes = 0;
   let finished = false;
   const socket = {
@@ -200,7 +199,7 @@ Deno.test("Worker holds a job's output back for a server that acknowledges slowl
       }, 5);
     },
   } as unknown as WebSocket;
-  w = new Worker({
+  const w = new Worker({
     id: "slow-acks",
     name: "slow-acks",
     slots: 1,
