@@ -43,6 +43,18 @@ Deno.test("Worker.reapOrphans() kills processes of a dead agent and its own unhe
   }
 });
 
+/** The server's `welcome` to agent `agentId`, as a frame. */
+function welcome(agentId: string, session: string, reconcile: unknown[] = []): string {
+  return JSON.stringify({
+    type: "welcome",
+    session,
+    agent_id: agentId,
+    heartbeat_ms: 60_000,
+    server_version: "test",
+    reconcile,
+  });
+}
+
 /** A worker welcomed on a fake socket that records what the worker sends. */
 function welcomed(startReportDelayMs: number) {
   const sent: Array<Record<string, unknown> | "log"> = [];
@@ -60,14 +72,7 @@ function welcomed(startReportDelayMs: number) {
     startReportDelayMs,
   });
   const frame = (f: Record<string, unknown>) => w.receive(JSON.stringify(f), socket);
-  frame({
-    type: "welcome",
-    session: "s",
-    agent_id: "frames",
-    heartbeat_ms: 60_000,
-    server_version: "test",
-    reconcile: [],
-  });
+  w.receive(welcome("frames", "s"), socket);
   const assign = (id: string, command: string[]) =>
     frame({
       type: "assign",
@@ -132,17 +137,7 @@ Deno.test("Worker keeps a start it could not report for the finished frame it re
   w.opened(socket);
   const hello = sent.at(-1) as { type: string; inventory: Array<{ pid: number }> };
   assert.equal(hello.type, "hello");
-  w.receive(
-    JSON.stringify({
-      type: "welcome",
-      session: "s2",
-      agent_id: "frames",
-      heartbeat_ms: 60_000,
-      server_version: "test",
-      reconcile: [{ attempt_id: "4.1", action: "keep", log_seq: 0 }],
-    }),
-    socket,
-  );
+  w.receive(welcome("frames", "s2", [{ attempt_id: "4.1", action: "keep", log_seq: 0 }]), socket);
   const frames = of("4.1");
   assert.deepEqual(frames.map((f) => f.type), ["finished"]);
   assert.equal(frames[0].pid, hello.inventory[0].pid);
@@ -159,17 +154,7 @@ Deno.test("Worker reports a start it could not report once it is connected again
   assert.deepEqual(of("5.1"), []);
   w.opened(socket);
   const hello = sent.at(-1) as { inventory: Array<{ attempt_id: string; pid: number }> };
-  w.receive(
-    JSON.stringify({
-      type: "welcome",
-      session: "s2",
-      agent_id: "frames",
-      heartbeat_ms: 60_000,
-      server_version: "test",
-      reconcile: [{ attempt_id: "5.1", action: "keep", log_seq: 0 }],
-    }),
-    socket,
-  );
+  w.receive(welcome("frames", "s2", [{ attempt_id: "5.1", action: "keep", log_seq: 0 }]), socket);
   // While the job still runs: its start goes out now, not with its end.
   assert.deepEqual(of("5.1").map((f) => [f.type, f.pid]), [["started", hello.inventory[0].pid]]);
   await until(() => of("5.1").some((f) => f.type === "finished"));
@@ -210,14 +195,7 @@ Deno.test("Worker holds a job's output back for a server that acknowledges slowl
   });
   const frame = (f: Record<string, unknown>) => w.receive(JSON.stringify(f), socket);
   try {
-    frame({
-      type: "welcome",
-      session: "s",
-      agent_id: "slow-acks",
-      heartbeat_ms: 60_000,
-      server_version: "test",
-      reconcile: [],
-    });
+    w.receive(welcome("slow-acks", "s"), socket);
     const size = 8 * 1024 * 1024; // 16 times the memory for unacknowledged output
     frame({
       type: "assign",
